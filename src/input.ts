@@ -1,0 +1,155 @@
+/**
+ * The transfer request contract, validated with zod at every edge (typed client, CLI, and — through a local
+ * activity — the workflow itself, for backends that start `transferCall` with raw JSON from other languages).
+ * `npm run schema` publishes it as JSON Schema under `schema/`.
+ */
+import { z } from 'zod';
+import type { TransferInput } from './shared';
+
+const SIP_URI = /^sips?:[^\s@]+@[^\s@]+$|^sips?:[A-Za-z0-9.-]+(:\d+)?(;\S*)?$/;
+const E164 = /^\+[1-9]\d{6,14}$/;
+
+export const isSipUri = (value: string): boolean => SIP_URI.test(value);
+export const isE164 = (value: string): boolean => E164.test(value);
+
+export const DEFAULTS = {
+  answerTimeoutSec: 30,
+  maxCallDurationSec: 4 * 60 * 60,
+  reconcileWindowSec: 15,
+} as const;
+
+const room = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,128}$/, 'must be a Daily room name (letters, digits, "-" and "_", at most 128)');
+const sessionId = z
+  .string()
+  .regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be a Daily session id (letters, digits, ".", "-" and "_")');
+const endpoint = z
+  .string()
+  .refine((v) => isSipUri(v) || isE164(v), 'must be a sip: URI or an E.164 number such as +15551230000')
+  .describe('A sip: URI or an E.164 number such as +15551230000');
+const sipOnly = z.string().refine(isSipUri, 'must be a sip: URI').describe('A sip: URI');
+
+const destinationFields = {
+  method: z.enum(['sipCallTransfer', 'sipRefer']).default('sipCallTransfer'),
+  toEndPoint: endpoint,
+  callerId: z.string().min(1).max(128).optional(),
+  extension: z
+    .string()
+    .regex(/^[0-9*#]{1,20}$/, 'must be 1–20 digits (0-9, * and #)')
+    .optional(),
+  waitBeforeExtensionDialSec: z.number().int().min(0).max(60).optional(),
+  answerTimeoutSec: z.number().int().min(1).max(600).default(DEFAULTS.answerTimeoutSec),
+};
+
+/** Daily's rules that span fields: REFER is SIP only; callerId and extension are for PSTN destinations only. */
+function checkDestination(
+  d: { method: string; toEndPoint: string; callerId?: string; extension?: string; waitBeforeExtensionDialSec?: number },
+  ctx: z.RefinementCtx
+): void {
+  const pstn = isE164(d.toEndPoint);
+  if (d.method === 'sipRefer' && !isSipUri(d.toEndPoint)) {
+    ctx.addIssue({ code: 'custom', path: ['toEndPoint'], message: 'sipRefer needs a sip: URI destination' });
+  }
+  if (d.method === 'sipRefer' && (d.callerId || d.extension || d.waitBeforeExtensionDialSec !== undefined)) {
+    ctx.addIssue({ code: 'custom', path: ['method'], message: 'sipRefer takes no callerId or extension' });
+  }
+  if (!pstn && d.callerId !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['callerId'], message: 'is only valid for a PSTN (E.164) destination' });
+  }
+  if (!pstn && d.extension !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['extension'], message: 'is only valid for a PSTN (E.164) destination' });
+  }
+  if (d.waitBeforeExtensionDialSec !== undefined && d.extension === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['waitBeforeExtensionDialSec'], message: 'needs an extension' });
+  }
+}
+
+export const TransferAttemptSchema = z.object(destinationFields).strict().superRefine(checkDestination);
+
+export const OnExhaustedSchema = z.discriminatedUnion('action', [
+  z.object({ action: z.literal('rollback'), returnTo: sipOnly.optional() }).strict(),
+  z.object({ action: z.literal('refer'), toEndPoint: sipOnly }).strict(),
+  z.object({ action: z.literal('hangup') }).strict(),
+  z.object({ action: z.literal('none') }).strict(),
+]);
+
+const common = {
+  room,
+  sessionId,
+  onExhausted: z
+    .union([z.enum(['rollback', 'hangup', 'none']).transform((action) => ({ action })), OnExhaustedSchema])
+    .default({ action: 'rollback' }),
+  maxCallDurationSec: z.number().int().min(1).max(86_400).default(DEFAULTS.maxCallDurationSec),
+  reconcileWindowSec: z.number().int().min(1).max(300).default(DEFAULTS.reconcileWindowSec),
+};
+
+/** The workflow's own input: what backends in any language send when they start `transferCall`. */
+export const TransferInputSchema = z
+  .object({
+    ...common,
+    attempts: z.array(TransferAttemptSchema).min(1).max(10),
+    requestId: z.string().min(1).max(128),
+  })
+  .strict();
+
+/**
+ * What the typed client and CLI accept: the workflow input, or one destination given inline instead of `attempts`,
+ * and an optional `requestId` (one is generated when missing).
+ */
+export const TransferRequestSchema = z.union([
+  TransferInputSchema.extend({ requestId: z.string().min(1).max(128).optional() }),
+  z
+    .object({ ...common, ...destinationFields, requestId: z.string().min(1).max(128).optional() })
+    .strict()
+    .superRefine(checkDestination)
+    .transform(
+      ({ method, toEndPoint, callerId, extension, waitBeforeExtensionDialSec, answerTimeoutSec, ...rest }) => ({
+        ...rest,
+        attempts: [{ method, toEndPoint, callerId, extension, waitBeforeExtensionDialSec, answerTimeoutSec }],
+      })
+    ),
+]);
+export type TransferRequest = z.input<typeof TransferRequestSchema>;
+
+/** Bad start input, with each problem named by its field path (`attempts.0.toEndPoint: …`). */
+export class TransferInputError extends Error {
+  public readonly name = 'TransferInputError';
+  constructor(public readonly issues: Array<{ path: string; message: string }>) {
+    super(`Invalid transfer input: ${issues.map((i) => `${i.path || '(input)'}: ${i.message}`).join('; ')}`);
+  }
+}
+
+function issuesOf(error: z.ZodError): Array<{ path: string; message: string }> {
+  return error.issues.flatMap((issue) => {
+    // A union reports one branch's issues per alternative; name the closest one rather than "invalid input".
+    if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+      const best = issue.errors.reduce((a, b) => (a.length <= b.length ? a : b));
+      return best.map((i) => ({ path: [...issue.path, ...i.path].join('.'), message: i.message }));
+    }
+    return [{ path: issue.path.join('.'), message: issue.message }];
+  });
+}
+
+function withoutUndefined<T extends object>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}
+
+/** Validates the workflow's input exactly (no shorthand, `requestId` required). */
+export function parseTransferInput(raw: unknown): TransferInput {
+  const parsed = TransferInputSchema.safeParse(raw);
+  if (!parsed.success) throw new TransferInputError(issuesOf(parsed.error));
+  return withoutUndefined(parsed.data);
+}
+
+/** Validates a client request and turns it into the workflow's input. */
+export function parseTransferRequest(raw: unknown, newRequestId: () => string): TransferInput {
+  const parsed = TransferRequestSchema.safeParse(raw);
+  if (!parsed.success) throw new TransferInputError(issuesOf(parsed.error));
+  return withoutUndefined({ ...parsed.data, requestId: parsed.data.requestId ?? newRequestId() });
+}
+
+// The zod schema and the dependency-free types in shared.ts must describe the same thing (checked both ways).
+type Agree<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const inputTypesAgree: Agree<z.output<typeof TransferInputSchema>, TransferInput> = true;
+void inputTypesAgree;

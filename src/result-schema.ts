@@ -1,0 +1,72 @@
+/** The workflow's result (= its `status` query) as a zod schema, so it can be published as JSON Schema. */
+import { z } from 'zod';
+import { TRANSFER_EVENT_TYPES, type TransferStatus } from './shared';
+
+const outcome = z.enum([
+  'answered',
+  'no-answer',
+  'busy',
+  'rejected',
+  'failed',
+  'caller-hung-up',
+  'api-error',
+  'canceled',
+]);
+const state = z.enum([
+  'requested',
+  'triggered',
+  'initiated',
+  'answered',
+  'completed',
+  'falling_back',
+  'rolled_back',
+  'referred',
+  'failed',
+  'canceled',
+]);
+const eventRecord = z.object({
+  id: z.string(),
+  type: z.enum(TRANSFER_EVENT_TYPES),
+  receivedAt: z.string().describe('ISO 8601'),
+  acted: z.boolean().describe('false for events that arrived after their attempt was decided'),
+});
+
+export const TransferResultSchema = z.object({
+  workflowId: z.string(),
+  room: z.string(),
+  sessionId: z.string(),
+  requestId: z.string(),
+  state,
+  outcome: outcome.optional(),
+  currentAttempt: z.number().int().optional(),
+  attempts: z.array(
+    z.object({
+      index: z.number().int(),
+      method: z.enum(['sipCallTransfer', 'sipRefer']),
+      toEndPoint: z.string(),
+      startedAt: z.string(),
+      endedAt: z.string().optional(),
+      outcome: outcome.optional(),
+      decidedBy: z.string().optional().describe('the event, timer or API error that decided the outcome'),
+      requests: z.number().int().describe('transfer requests sent to Daily for this attempt'),
+      events: z.array(eventRecord),
+      answeredAt: z.string().optional(),
+    })
+  ),
+  fallback: z
+    .object({
+      action: z.enum(['rollback', 'refer', 'hangup', 'none']),
+      toEndPoint: z.string().optional(),
+      ok: z.boolean(),
+      detail: z.string(),
+      at: z.string(),
+    })
+    .optional(),
+  callDurationSec: z.number().optional(),
+  lateEvents: z.array(eventRecord),
+  canceledBy: z.string().optional(),
+});
+
+type Agree<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const resultTypesAgree: Agree<z.output<typeof TransferResultSchema>, TransferStatus> = true;
+void resultTypesAgree;

@@ -1,0 +1,1 @@
+export { transferCall } from './transfer-call';

@@ -1,0 +1,76 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseTransferInput, parseTransferRequest, TransferInputError } from '../../src/input';
+import { transferJsonSchemas } from '../../src/schema';
+
+const newId = () => 'generated-id';
+const issuesOf = (raw: unknown): string[] => {
+  try {
+    parseTransferRequest(raw, newId);
+  } catch (err) {
+    if (err instanceof TransferInputError) return err.issues.map((i) => `${i.path}: ${i.message}`);
+    throw err;
+  }
+  return [];
+};
+
+test('the single-destination shorthand becomes one attempt with defaults', () => {
+  expect(parseTransferRequest({ room: 'lobby', sessionId: 'abc-1', toEndPoint: 'sip:a@b.example' }, newId)).toEqual({
+    room: 'lobby',
+    sessionId: 'abc-1',
+    requestId: 'generated-id',
+    attempts: [{ method: 'sipCallTransfer', toEndPoint: 'sip:a@b.example', answerTimeoutSec: 30 }],
+    onExhausted: { action: 'rollback' },
+    maxCallDurationSec: 14400,
+    reconcileWindowSec: 15,
+  });
+});
+
+test('onExhausted accepts a bare action name', () => {
+  const input = parseTransferRequest(
+    { room: 'r', sessionId: 's', toEndPoint: '+15551230000', onExhausted: 'hangup' },
+    newId
+  );
+  expect(input.onExhausted).toEqual({ action: 'hangup' });
+});
+
+test.each([
+  [{ room: 'r', sessionId: 's', toEndPoint: '5551230000' }, 'toEndPoint: must be a sip: URI or an E.164 number'],
+  [
+    { room: 'r', sessionId: 's', toEndPoint: '+15551230000', method: 'sipRefer' },
+    'toEndPoint: sipRefer needs a sip: URI',
+  ],
+  [{ room: 'r', sessionId: 's', toEndPoint: 'sip:a@b.c', callerId: 'x' }, 'callerId: is only valid for a PSTN'],
+  [
+    { room: 'r', sessionId: 's', toEndPoint: '+15551230000', extension: '1'.repeat(21) },
+    'extension: must be 1–20 digits',
+  ],
+  [
+    { room: 'r', sessionId: 's', toEndPoint: '+15551230000', extension: '1', waitBeforeExtensionDialSec: 61 },
+    'waitBeforeExtensionDialSec',
+  ],
+  [{ room: 'bad room!', sessionId: 's', toEndPoint: '+15551230000' }, 'room: must be a Daily room name'],
+  [{ room: 'r', sessionId: 's', attempts: [] }, 'attempts'],
+  [{ room: 'r', sessionId: 's', toEndPoint: '+15551230000', answerTimeoutSec: 0 }, 'answerTimeoutSec'],
+  [
+    { room: 'r', sessionId: 's', toEndPoint: '+15551230000', onExhausted: { action: 'refer', toEndPoint: '+1555' } },
+    'onExhausted',
+  ],
+  [{ room: 'r', sessionId: 's', toEndPoint: '+15551230000', surprise: true }, 'surprise'],
+])('rejects %j naming the field', (raw, expected) => {
+  expect(issuesOf(raw).join('\n')).toContain(expected);
+});
+
+test("the workflow's own input requires requestId and the full form", () => {
+  expect(() => parseTransferInput({ room: 'r', sessionId: 's', toEndPoint: 'sip:a@b.c' })).toThrow(TransferInputError);
+  expect(() => parseTransferInput({ room: 'r', sessionId: 's', attempts: [{ toEndPoint: 'sip:a@b.c' }] })).toThrow(
+    /requestId/
+  );
+});
+
+test('the published JSON Schemas are current (run `npm run schema` after changing the contract)', () => {
+  for (const [file, schema] of Object.entries(transferJsonSchemas())) {
+    const committed = JSON.parse(readFileSync(path.join(__dirname, '../../schema', file), 'utf8')) as unknown;
+    expect(committed).toEqual(schema);
+  }
+});
