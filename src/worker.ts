@@ -1,0 +1,69 @@
+/**
+ * The worker process: runs `transferCall` and its activities. Scale out by running more of them on the same task
+ * queue. `npm run worker` (or `node lib/worker.js`), configured by environment (see `.env.example`).
+ */
+import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import type { WorkerOptions } from '@temporalio/worker';
+import { createActivities } from './activities';
+import { validateTransferInput } from './activities/validate-input';
+import { loadWorkerConfig, temporalConnectionOptions } from './config';
+import { DailyClient } from './daily';
+import { createLogger, temporalLogger } from './logger';
+
+export interface SwitchboardWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  daily: DailyClient;
+  /** Pre-bundled workflow code (tests bundle once); otherwise bundled from `./workflows` at start. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Extra worker options (tests tune concurrency or identity). */
+  tuning?: Partial<Pick<WorkerOptions, 'identity' | 'maxConcurrentActivityTaskExecutions' | 'shutdownGraceTime'>>;
+}
+
+export function createSwitchboardWorker(opts: SwitchboardWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: opts.connection,
+    namespace: opts.namespace,
+    taskQueue: opts.taskQueue,
+    ...(opts.workflowBundle
+      ? { workflowBundle: opts.workflowBundle }
+      : { workflowsPath: require.resolve('./workflows') }),
+    activities: { ...createActivities({ daily: opts.daily }), validateTransferInput },
+    shutdownGraceTime: '10s',
+    ...opts.tuning,
+  });
+}
+
+async function main(): Promise<void> {
+  const config = loadWorkerConfig();
+  const logger = createLogger('worker', config.logLevel);
+  Runtime.install({ logger: temporalLogger(logger) });
+  const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
+  const daily = new DailyClient({ apiKey: config.daily.apiKey, baseUrl: config.daily.apiUrl });
+  try {
+    const worker = await createSwitchboardWorker({
+      connection,
+      namespace: config.temporal.namespace,
+      taskQueue: config.temporal.taskQueue,
+      daily,
+    });
+    // Worker.run() already drains on SIGINT/SIGTERM: in-flight activities finish, then it resolves.
+    logger.info(
+      { address: config.temporal.address, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue },
+      'worker started'
+    );
+    await worker.run();
+    logger.info('worker stopped');
+  } finally {
+    await daily.close();
+    await connection.close();
+  }
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,108 @@
+/**
+ * `npm run histories:record`: runs representative transfers against a fresh stack and saves their histories here.
+ * The replay test replays every file on each run, so a workflow change that would break running transfers fails CI.
+ * Re-record only when adding scenarios; existing files are the compatibility contract: keep them.
+ */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { statusQuery, type TransferRequest } from '../../src';
+import { findTemporalCli } from '../../src/local/temporal-cli';
+import { startStack, type TestStack } from '../helpers/stack';
+
+type Scenario = (stack: TestStack) => Promise<{ name: string; workflowId: string }>;
+
+const scenarios: Scenario[] = [
+  async (stack) => {
+    const call = stack.newCall();
+    stack.sandbox.setScenario('sip:agent@pbx.example.com', { kind: 'answer', afterMs: 50, hangUpAfterMs: 200 });
+    const started = await stack.transfers.start(base(call, [{ toEndPoint: 'sip:agent@pbx.example.com' }]));
+    await started.handle.result();
+    return { name: 'answered-and-completed', workflowId: started.workflowId };
+  },
+  async (stack) => {
+    const call = stack.newCall();
+    stack.sandbox.setScenario('sip:nobody@pbx.example.com', { kind: 'no-answer' });
+    stack.sandbox.setScenario('+15551230000', { kind: 'busy' });
+    const started = await stack.transfers.start({
+      ...base(call, [
+        { toEndPoint: 'sip:nobody@pbx.example.com', answerTimeoutSec: 1 },
+        { toEndPoint: '+15551230000', callerId: 'number-id' },
+      ]),
+      onExhausted: { action: 'rollback' },
+    });
+    await started.handle.result();
+    return { name: 'no-answer-busy-rollback', workflowId: started.workflowId };
+  },
+  async (stack) => {
+    const call = stack.newCall();
+    stack.sandbox.setScenario('sip:ivr@pbx.example.com', { kind: 'refer-accept' });
+    stack.sandbox.queueFault({ path: 'sipRefer' }, { kind: 'rate-limit', retryAfterSec: 1 });
+    const started = await stack.transfers.start(
+      base(call, [{ method: 'sipRefer', toEndPoint: 'sip:ivr@pbx.example.com' }])
+    );
+    await started.handle.result();
+    return { name: 'refer-after-429', workflowId: started.workflowId };
+  },
+  async (stack) => {
+    const call = stack.newCall();
+    stack.sandbox.setScenario('sip:lost@pbx.example.com', { kind: 'answer', afterMs: 50, hangUpAfterMs: 100 });
+    stack.sandbox.queueFault({ path: 'sipCallTransfer' }, { kind: 'server-error', status: 502 });
+    stack.sandbox.queueFault({ path: 'sipCallTransfer' }, { kind: 'lost-response' });
+    const started = await stack.transfers.start(base(call, [{ toEndPoint: 'sip:lost@pbx.example.com' }]));
+    await started.handle.result();
+    return { name: 'reconciled-5xx-and-lost-response', workflowId: started.workflowId };
+  },
+  async (stack) => {
+    const call = stack.newCall();
+    stack.sandbox.setScenario('sip:forever@pbx.example.com', { kind: 'no-answer' });
+    const started = await stack.transfers.start({
+      ...base(call, [{ toEndPoint: 'sip:forever@pbx.example.com', answerTimeoutSec: 60 }]),
+      onExhausted: { action: 'hangup' },
+    });
+    for (;;) {
+      if ((await started.handle.query(statusQuery).catch(() => undefined))?.state === 'initiated') break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await stack.transfers.cancel(started.workflowId, 'recorded cancel');
+    return { name: 'canceled-while-ringing', workflowId: started.workflowId };
+  },
+];
+
+function base(call: { room: string; sessionId: string }, attempts: object[]): TransferRequest {
+  return {
+    room: call.room,
+    sessionId: call.sessionId,
+    attempts: attempts.map((a) => ({ answerTimeoutSec: 5, ...a })),
+    onExhausted: { action: 'none' },
+    reconcileWindowSec: 1,
+  } as TransferRequest;
+}
+
+async function main(): Promise<void> {
+  const cli = findTemporalCli();
+  if (!cli) throw new Error('the Temporal CLI is needed to export histories: run `npm run setup`');
+  const stack = await startStack();
+  try {
+    for (const scenario of scenarios) {
+      const { name, workflowId } = await scenario(stack);
+      // The CLI writes the canonical JSON form that historyFromJSON reads back.
+      const json = execFileSync(
+        cli,
+        ['workflow', 'show', '--workflow-id', workflowId, '--address', stack.env.address, '--output', 'json'],
+        { encoding: 'utf8' }
+      );
+      const file = path.join(__dirname, `${name}.json`);
+      writeFileSync(file, json);
+      const events = (JSON.parse(json) as { events: unknown[] }).events.length;
+      console.log(`recorded ${name} (${events} events) → ${path.relative(process.cwd(), file)}`);
+    }
+  } finally {
+    await stack.close();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,52 @@
+/**
+ * Running transfers must survive deploys: every committed history replays against today's workflow code.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { DefaultLogger, Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { DeterminismViolationError } from '@temporalio/workflow';
+import { quietRuntime, switchboardWorkflowBundle } from './helpers/temporal';
+
+const dir = path.join(__dirname, 'histories');
+const histories = readdirSync(dir)
+  .filter((file) => file.endsWith('.json'))
+  .map((file) => ({
+    workflowId: file,
+    history: historyFromJSON(JSON.parse(readFileSync(path.join(dir, file), 'utf8'))),
+  }));
+
+beforeAll(() => quietRuntime());
+
+test('the committed histories cover the representative scenarios', () => {
+  expect(histories.map((h) => h.workflowId).sort()).toEqual(
+    [
+      'answered-and-completed.json',
+      'canceled-while-ringing.json',
+      'no-answer-busy-rollback.json',
+      'reconciled-5xx-and-lost-response.json',
+      'refer-after-429.json',
+    ].sort()
+  );
+});
+
+test('every committed history replays against the current workflow code', async () => {
+  const workflowBundle = await switchboardWorkflowBundle();
+  const failures: string[] = [];
+  for await (const result of Worker.runReplayHistories({ workflowBundle }, histories)) {
+    if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
+  }
+  expect(failures).toEqual([]);
+});
+
+test('a change that is not behind patched() is caught', async () => {
+  const workflowBundle = await bundleWorkflowCode({
+    workflowsPath: require.resolve('./fixtures/changed-workflow'),
+    logger: new DefaultLogger('WARN'),
+  });
+  const first = histories[0];
+  if (!first) throw new Error('no histories');
+  await expect(Worker.runReplayHistory({ workflowBundle }, first.history, first.workflowId)).rejects.toBeInstanceOf(
+    DeterminismViolationError
+  );
+});

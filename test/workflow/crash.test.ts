@@ -1,0 +1,89 @@
+/**
+ * Crash safety: the worker process dies with SIGKILL while transfers are in flight (some with a transfer request
+ * on the wire), a new worker process takes over, and every transfer finishes with exactly one transfer request per
+ * destination at Daily.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import path from 'node:path';
+import type { TransferRequest, TransferResult } from '../../src';
+import { statusQuery } from '../../src/shared';
+import { startStack, type TestStack } from '../helpers/stack';
+import { waitFor } from '../helpers/wait';
+
+let stack: TestStack;
+const workers: ChildProcess[] = [];
+
+beforeAll(async () => {
+  stack = await startStack({ worker: false });
+});
+afterAll(async () => {
+  for (const worker of workers) if (worker.exitCode === null) worker.kill('SIGKILL');
+  await stack?.close();
+});
+
+/** The production entry point (`src/worker.ts`) in its own process, configured by environment like in production. */
+function startWorkerProcess(): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, '../../src/worker.ts')], {
+    env: {
+      ...process.env,
+      TEMPORAL_ADDRESS: stack.env.address,
+      TEMPORAL_TASK_QUEUE: stack.taskQueue,
+      DAILY_API_URL: stack.sandbox.apiBase,
+      DAILY_API_KEY: stack.sandbox.apiKey,
+      LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  workers.push(child);
+  return child;
+}
+
+test('a SIGKILLed worker loses no transfer and repeats no transfer request', async () => {
+  const transfers = 8;
+  stack.sandbox.setScenario('sip:slow@pbx.example.com', { kind: 'answer', afterMs: 4000, hangUpAfterMs: 200 });
+  stack.sandbox.setScenario('sip:nobody@pbx.example.com', { kind: 'no-answer' });
+  stack.sandbox.setScenario('sip:backup@pbx.example.com', { kind: 'answer', afterMs: 100, hangUpAfterMs: 200 });
+  const first = startWorkerProcess();
+
+  const calls = Array.from({ length: transfers }, () => stack.newCall());
+  const started = [];
+  for (const [i, call] of calls.entries()) {
+    // Half ring long enough to be answered only after the crash; half time out and fall through to a backup.
+    const attempts =
+      i % 2 === 0
+        ? [{ toEndPoint: 'sip:slow@pbx.example.com', answerTimeoutSec: 60 }]
+        : [
+            { toEndPoint: 'sip:nobody@pbx.example.com', answerTimeoutSec: 3 },
+            { toEndPoint: 'sip:backup@pbx.example.com', answerTimeoutSec: 30 },
+          ];
+    // The last ones' requests are still on the wire when the worker dies.
+    if (i >= transfers - 2) stack.sandbox.queueFault({ path: 'sipCallTransfer' }, { kind: 'latency', ms: 3000 });
+    const request = { room: call.room, sessionId: call.sessionId, attempts, reconcileWindowSec: 2 } as TransferRequest;
+    started.push(await stack.transfers.start(request));
+  }
+  await waitFor(
+    'every transfer request sent',
+    () => stack.sandbox.requests({ path: 'sipCallTransfer' }).length >= transfers,
+    60_000
+  );
+
+  first.kill('SIGKILL');
+  await once(first, 'exit');
+  const midway = await Promise.all(started.map((s) => s.handle.query(statusQuery).catch(() => undefined)));
+  expect(midway.some((status) => status === undefined || status.state !== 'completed')).toBe(true);
+  startWorkerProcess();
+
+  const results: TransferResult[] = await Promise.all(started.map((s) => s.handle.result()));
+
+  for (const [i, result] of results.entries()) {
+    const call = calls[i]!;
+    expect(result).toMatchObject({ state: 'completed', outcome: 'answered' });
+    expect(result.attempts).toHaveLength(i % 2 === 0 ? 1 : 2);
+    const sent = stack.sandbox.requests({ path: 'sipCallTransfer', room: call.room });
+    expect(sent.map((r) => (r.body as { toEndPoint: string }).toEndPoint)).toEqual(
+      result.attempts.map((a) => a.toEndPoint)
+    );
+  }
+}, 240_000);

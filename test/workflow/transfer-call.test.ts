@@ -1,0 +1,448 @@
+/**
+ * `transferCall` end to end: a real Temporal dev server, the sandbox over HTTP, webhooks through the real relay.
+ * Every test asserts both the workflow's result and the exact requests Daily (the sandbox) received.
+ */
+import { WorkflowFailedError } from '@temporalio/client';
+import { CancelledFailure } from '@temporalio/common';
+import { signWebhook } from '../../src/daily/signature';
+import { TransferAlreadyRunningError } from '../../src/client/transfers';
+import { TransferInputError } from '../../src/input';
+import type { TransferAttempt, TransferRequest } from '../../src';
+import { TRANSFER_WORKFLOW_TYPE, statusQuery, transferWorkflowId } from '../../src/shared';
+import { startStack, type TestStack } from '../helpers/stack';
+import { waitFor } from '../helpers/wait';
+
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startStack();
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+type Call = ReturnType<TestStack['newCall']>;
+type Destination = Partial<TransferAttempt> & Pick<TransferAttempt, 'toEndPoint'>;
+
+function request(call: Call, destinations: Destination[], extra: Partial<TransferRequest> = {}): TransferRequest {
+  return {
+    room: call.room,
+    sessionId: call.sessionId,
+    attempts: destinations.map((d) => ({ method: 'sipCallTransfer', answerTimeoutSec: 5, ...d })),
+    onExhausted: { action: 'none' },
+    reconcileWindowSec: 1,
+    ...extra,
+  } as TransferRequest;
+}
+
+async function transfer(call: Call, destinations: Destination[], extra: Partial<TransferRequest> = {}) {
+  const started = await stack.transfers.start(request(call, destinations, extra));
+  return started.handle.result();
+}
+
+const transferRequests = (call: Call, path: 'sipCallTransfer' | 'sipRefer' = 'sipCallTransfer') =>
+  stack.sandbox.requests({ path, room: call.room });
+
+describe("Daily's four transfer scenarios", () => {
+  test('room to room: the caller lands in the other room and the call is followed to its end', async () => {
+    const call = stack.newCall();
+    const target = stack.newCall();
+    stack.sandbox.setScenario(target.roomSipUri, { kind: 'answer', afterMs: 50, hangUpAfterMs: 1200 });
+
+    const result = await transfer(call, [{ toEndPoint: target.roomSipUri }]);
+
+    expect(result.state).toBe('completed');
+    expect(result.outcome).toBe('answered');
+    expect(result.attempts[0]?.decidedBy).toMatch(/calltransfer\.answered/);
+    expect(result.callDurationSec).toBeGreaterThanOrEqual(0);
+    expect(transferRequests(call).map((r) => r.body)).toEqual([
+      { sessionId: call.sessionId, toEndPoint: target.roomSipUri },
+    ]);
+  });
+
+  test('external SIP endpoint', async () => {
+    const call = stack.newCall();
+    stack.sandbox.setScenario('sip:agent@pbx.example.com', { kind: 'answer', afterMs: 50, hangUpAfterMs: 100 });
+
+    const result = await transfer(call, [{ toEndPoint: 'sip:agent@pbx.example.com' }]);
+
+    expect(result).toMatchObject({ state: 'completed', outcome: 'answered' });
+    expect(result.attempts[0]?.events.map((e) => e.type)).toEqual(
+      expect.arrayContaining(['calltransfer.triggered', 'calltransfer.initiated', 'calltransfer.answered'])
+    );
+    expect(transferRequests(call)).toHaveLength(1);
+  });
+
+  test('PSTN with a callerId and an extension', async () => {
+    const call = stack.newCall();
+    stack.sandbox.setScenario('+15551230001', { kind: 'answer', afterMs: 50, hangUpAfterMs: 100 });
+
+    const result = await transfer(call, [
+      { toEndPoint: '+15551230001', callerId: 'purchased-number-id', extension: '123', waitBeforeExtensionDialSec: 2 },
+    ]);
+
+    expect(result).toMatchObject({ state: 'completed', outcome: 'answered' });
+    expect(transferRequests(call).map((r) => r.body)).toEqual([
+      {
+        sessionId: call.sessionId,
+        toEndPoint: '+15551230001',
+        callerId: 'purchased-number-id',
+        extension: '123',
+        waitBeforeExtensionDialSec: 2,
+      },
+    ]);
+  });
+
+  test('SIP REFER back to the originating system', async () => {
+    const call = stack.newCall();
+    stack.sandbox.setScenario('sip:ivr@pbx.example.com', { kind: 'refer-accept' });
+
+    const result = await transfer(call, [{ method: 'sipRefer', toEndPoint: 'sip:ivr@pbx.example.com' }]);
+
+    expect(result).toMatchObject({ state: 'completed', outcome: 'answered' });
+    expect(transferRequests(call, 'sipRefer').map((r) => r.body)).toEqual([
+      { sessionId: call.sessionId, toEndPoint: 'sip:ivr@pbx.example.com' },
+    ]);
+    expect(transferRequests(call)).toHaveLength(0);
+  });
+});
+
+describe('when the destination does not take the call', () => {
+  const ringing = 'sip:nobody@pbx.example.com';
+  beforeAll(() => stack.sandbox.setScenario(ringing, { kind: 'no-answer' }));
+
+  test('no answer → rollback to the room the caller came from', async () => {
+    const call = stack.newCall();
+    const result = await transfer(call, [{ toEndPoint: ringing, answerTimeoutSec: 1 }], {
+      onExhausted: { action: 'rollback' },
+    });
+
+    expect(result.state).toBe('rolled_back');
+    expect(result.attempts[0]).toMatchObject({ outcome: 'no-answer' });
+    expect(result.attempts[0]?.decidedBy).toMatch(/no calltransfer\.answered within 1s/);
+    expect(result.fallback).toMatchObject({ action: 'rollback', ok: true, toEndPoint: call.roomSipUri });
+    expect(transferRequests(call).map((r) => (r.body as { toEndPoint: string }).toEndPoint)).toEqual([
+      ringing,
+      call.roomSipUri,
+    ]);
+  });
+
+  test('no answer → REFER to the PBX', async () => {
+    const call = stack.newCall();
+    stack.sandbox.setScenario('sip:pbx@pbx.example.com', { kind: 'refer-accept' });
+    const result = await transfer(call, [{ toEndPoint: ringing, answerTimeoutSec: 1 }], {
+      onExhausted: { action: 'refer', toEndPoint: 'sip:pbx@pbx.example.com' },
+    });
+
+    expect(result.state).toBe('referred');
+    expect(result.fallback).toMatchObject({ action: 'refer', ok: true });
+    expect(transferRequests(call, 'sipRefer')).toHaveLength(1);
+  });
+
+  test('no answer → hang up', async () => {
+    const call = stack.newCall();
+    const result = await transfer(call, [{ toEndPoint: ringing, answerTimeoutSec: 1 }], {
+      onExhausted: { action: 'hangup' },
+    });
+
+    expect(result.state).toBe('failed');
+    expect(result.fallback).toMatchObject({ action: 'hangup', ok: true });
+    expect(stack.sandbox.requests({ path: 'eject', room: call.room }).map((r) => r.body)).toEqual([
+      { ids: [call.sessionId] },
+    ]);
+    expect(stack.sandbox.participant(call.room, call.sessionId)?.state).toBe('ended');
+  });
+
+  test('no answer → none: the transfer fails and nothing else is sent', async () => {
+    const call = stack.newCall();
+    const result = await transfer(call, [{ toEndPoint: ringing, answerTimeoutSec: 1 }]);
+
+    expect(result).toMatchObject({ state: 'failed', outcome: 'no-answer' });
+    expect(result.fallback).toBeUndefined();
+    expect(transferRequests(call)).toHaveLength(1);
+  });
+
+  test('busy', async () => {
+    const call = stack.newCall();
+    stack.sandbox.setScenario('+15551230002', { kind: 'busy' });
+    const result = await transfer(call, [{ toEndPoint: '+15551230002' }]);
+
+    expect(result).toMatchObject({ state: 'failed', outcome: 'busy' });
+    expect(result.attempts[0]?.decidedBy).toMatch(/completeStatus "busy"/);
+  });
+
+  test('REFER rejected', async () => {
+    const call = stack.newCall();
+    stack.sandbox.setScenario('sip:closed@pbx.example.com', { kind: 'refer-reject' });
+    const result = await transfer(call, [{ method: 'sipRefer', toEndPoint: 'sip:closed@pbx.example.com' }]);
+
+    expect(result).toMatchObject({ state: 'failed', outcome: 'rejected' });
+    expect(result.attempts[0]?.decidedBy).toMatch(/REFER 603/);
+  });
+
+  test('the caller hangs up while it rings: nothing more is tried', async () => {
+    const call = stack.newCall();
+    stack.sandbox.setScenario('sip:slow@pbx.example.com', { kind: 'caller-hangs-up', afterMs: 100 });
+    const result = await transfer(
+      call,
+      [{ toEndPoint: 'sip:slow@pbx.example.com' }, { toEndPoint: 'sip:backup@pbx.example.com' }],
+      { onExhausted: { action: 'rollback' } }
+    );
+
+    expect(result).toMatchObject({ state: 'failed', outcome: 'caller-hung-up' });
+    expect(result.attempts).toHaveLength(1);
+    expect(result.fallback).toBeUndefined();
+    expect(transferRequests(call)).toHaveLength(1);
+  });
+
+  test('the second destination answers after the first times out', async () => {
+    const call = stack.newCall();
+    stack.sandbox.setScenario('sip:second@pbx.example.com', { kind: 'answer', afterMs: 50, hangUpAfterMs: 100 });
+    const result = await transfer(call, [
+      { toEndPoint: ringing, answerTimeoutSec: 1 },
+      { toEndPoint: 'sip:second@pbx.example.com' },
+    ]);
+
+    expect(result.state).toBe('completed');
+    expect(result.attempts.map((a) => a.outcome)).toEqual(['no-answer', 'answered']);
+    expect(transferRequests(call).map((r) => (r.body as { toEndPoint: string }).toEndPoint)).toEqual([
+      ringing,
+      'sip:second@pbx.example.com',
+    ]);
+  });
+});
+
+describe('webhook realities', () => {
+  afterEach(() => stack.sandbox.setWebhookFaults({}));
+
+  test('duplicated events have one effect', async () => {
+    stack.sandbox.setWebhookFaults({ duplicate: 2 });
+    const call = stack.newCall();
+    stack.sandbox.setScenario('sip:dup@pbx.example.com', { kind: 'answer', afterMs: 50, hangUpAfterMs: 100 });
+
+    const result = await transfer(call, [{ toEndPoint: 'sip:dup@pbx.example.com' }]);
+
+    expect(result).toMatchObject({ state: 'completed', outcome: 'answered' });
+    const ids = result.attempts[0]?.events.map((e) => e.id) ?? [];
+    expect(new Set(ids).size).toBe(ids.length);
+    const delivered = stack.sandbox.deliveries().filter((d) => ids.includes(d.eventId) && d.status === 200);
+    expect(delivered.length).toBeGreaterThanOrEqual(ids.length * 3);
+  });
+
+  test('reordered events (answered before initiated) still decide the attempt', async () => {
+    stack.sandbox.setWebhookFaults({ reorder: true });
+    const call = stack.newCall();
+    stack.sandbox.setScenario('sip:reorder@pbx.example.com', { kind: 'answer', afterMs: 0, hangUpAfterMs: 100 });
+
+    const result = await transfer(call, [{ toEndPoint: 'sip:reorder@pbx.example.com' }]);
+
+    expect(result).toMatchObject({ state: 'completed', outcome: 'answered' });
+    expect(transferRequests(call)).toHaveLength(1);
+  });
+
+  test('a late answered after the timeout is recorded, not acted on', async () => {
+    const call = stack.newCall();
+    stack.sandbox.setScenario('sip:late@pbx.example.com', { kind: 'no-answer' });
+    stack.sandbox.setScenario('sip:later@pbx.example.com', { kind: 'no-answer' });
+    const started = await stack.transfers.start(
+      request(call, [
+        { toEndPoint: 'sip:late@pbx.example.com', answerTimeoutSec: 1 },
+        { toEndPoint: 'sip:later@pbx.example.com', answerTimeoutSec: 4 },
+      ])
+    );
+    await waitFor('the second attempt', async () => (await started.handle.query(statusQuery)).attempts.length === 2);
+
+    // Daily delivers the first destination's `answered` only now, while the second one rings.
+    const lateId = `late-answered-${call.sessionId}`;
+    await postWebhook({
+      version: '1.0.0',
+      type: 'calltransfer.answered',
+      id: lateId,
+      event_ts: Date.now() / 1000,
+      payload: {
+        room: call.room,
+        session_id: call.sessionId,
+        to_endpoint: 'sip:late@pbx.example.com',
+        timestamp: String(Math.floor(Date.now() / 1000)),
+      },
+    });
+    const result = await started.handle.result();
+
+    expect(result.attempts.map((a) => a.outcome)).toEqual(['no-answer', 'no-answer']);
+    expect(result.lateEvents).toContainEqual(expect.objectContaining({ id: lateId, acted: false }));
+    expect(result.state).toBe('failed');
+  });
+});
+
+describe('Daily API failures, at most once', () => {
+  test('429: waits for Retry-After, then sends again', async () => {
+    const call = stack.newCall();
+    stack.sandbox.queueFault({ path: 'sipCallTransfer' }, { kind: 'rate-limit', retryAfterSec: 1 });
+    stack.sandbox.setScenario('sip:busy-api@pbx.example.com', { kind: 'answer', afterMs: 50, hangUpAfterMs: 100 });
+
+    const result = await transfer(call, [{ toEndPoint: 'sip:busy-api@pbx.example.com' }]);
+
+    expect(result).toMatchObject({ state: 'completed', outcome: 'answered' });
+    expect(result.attempts[0]?.requests).toBe(2);
+    const sent = transferRequests(call);
+    expect(sent.map((r) => r.status)).toEqual([429, 200]);
+    expect(sent[1]!.at - sent[0]!.at).toBeGreaterThanOrEqual(1000);
+  });
+
+  test('5xx: reconciles (no triggered, leg still in the room), then sends again', async () => {
+    const call = stack.newCall();
+    stack.sandbox.queueFault({ path: 'sipCallTransfer' }, { kind: 'server-error', status: 503 });
+    stack.sandbox.setScenario('sip:flaky@pbx.example.com', { kind: 'answer', afterMs: 50, hangUpAfterMs: 100 });
+
+    const result = await transfer(call, [{ toEndPoint: 'sip:flaky@pbx.example.com' }]);
+
+    expect(result).toMatchObject({ state: 'completed', outcome: 'answered' });
+    expect(transferRequests(call).map((r) => r.status)).toEqual([503, 200]);
+    expect(stack.sandbox.requests({ path: 'presence', room: call.room }).length).toBeGreaterThanOrEqual(1);
+  });
+
+  test('404 invalid session: a typed, non-retried API error', async () => {
+    const call = stack.newCall();
+    const result = await transfer({ ...call, sessionId: 'no-such-session' }, [{ toEndPoint: 'sip:x@pbx.example.com' }]);
+
+    expect(result).toMatchObject({ state: 'failed', outcome: 'api-error' });
+    expect(result.attempts[0]?.decidedBy).toMatch(/invalid sessionId/i);
+    expect(transferRequests(call)).toHaveLength(1);
+  });
+
+  test('a response lost after the transfer took effect: reconciled from `triggered`, never sent twice', async () => {
+    const call = stack.newCall();
+    stack.sandbox.queueFault({ path: 'sipCallTransfer' }, { kind: 'lost-response' });
+    stack.sandbox.setScenario('sip:lost@pbx.example.com', { kind: 'answer', afterMs: 50, hangUpAfterMs: 100 });
+
+    const result = await transfer(call, [{ toEndPoint: 'sip:lost@pbx.example.com' }]);
+
+    expect(result).toMatchObject({ state: 'completed', outcome: 'answered' });
+    expect(result.attempts[0]?.requests).toBe(1);
+    expect(transferRequests(call)).toHaveLength(1);
+  });
+});
+
+describe('cancel', () => {
+  test('the cancel update while it rings returns the final state and brings the caller back', async () => {
+    const call = stack.newCall();
+    stack.sandbox.setScenario('sip:forever@pbx.example.com', { kind: 'no-answer' });
+    const started = await stack.transfers.start(
+      request(call, [{ toEndPoint: 'sip:forever@pbx.example.com', answerTimeoutSec: 60 }], {
+        onExhausted: { action: 'rollback' },
+      })
+    );
+    await waitFor('ringing', async () => (await stack.transfers.status(started.workflowId)).state === 'initiated');
+
+    const final = await stack.transfers.cancel(started.workflowId, 'operator gave up');
+
+    expect(final).toMatchObject({ state: 'canceled', canceledBy: 'operator gave up', outcome: 'canceled' });
+    expect(final.fallback).toMatchObject({ action: 'rollback', ok: true });
+    expect(transferRequests(call).map((r) => (r.body as { toEndPoint: string }).toEndPoint)).toEqual([
+      'sip:forever@pbx.example.com',
+      call.roomSipUri,
+    ]);
+  });
+
+  test("Temporal's own cancel does the same cleanup", async () => {
+    const call = stack.newCall();
+    stack.sandbox.setScenario('sip:forever@pbx.example.com', { kind: 'no-answer' });
+    const started = await stack.transfers.start(
+      request(call, [{ toEndPoint: 'sip:forever@pbx.example.com', answerTimeoutSec: 60 }], {
+        onExhausted: { action: 'rollback' },
+      })
+    );
+    await waitFor('ringing', async () => (await stack.transfers.status(started.workflowId)).state === 'initiated');
+
+    await started.handle.cancel();
+    const error = await started.handle.result().catch((err: unknown) => err);
+
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    expect((error as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+    const status = await stack.transfers.status(started.workflowId);
+    expect(status).toMatchObject({ state: 'canceled', canceledBy: 'canceled through Temporal' });
+    expect(status.fallback).toMatchObject({ action: 'rollback', ok: true });
+    expect(transferRequests(call)).toHaveLength(2);
+  });
+});
+
+describe('identity and input', () => {
+  test('one transfer per leg: a second start is rejected unless it carries the same requestId', async () => {
+    const call = stack.newCall();
+    stack.sandbox.setScenario('sip:forever@pbx.example.com', { kind: 'no-answer' });
+    const first = await stack.transfers.start(
+      request(call, [{ toEndPoint: 'sip:forever@pbx.example.com', answerTimeoutSec: 60 }], { requestId: 'req-1' })
+    );
+
+    const again = await stack.transfers.start(
+      request(call, [{ toEndPoint: 'sip:forever@pbx.example.com', answerTimeoutSec: 60 }], { requestId: 'req-1' })
+    );
+    expect(again).toMatchObject({ existing: true, workflowId: first.workflowId, runId: first.runId });
+    await expect(
+      stack.transfers.start(request(call, [{ toEndPoint: 'sip:other@pbx.example.com' }], { requestId: 'req-2' }))
+    ).rejects.toBeInstanceOf(TransferAlreadyRunningError);
+
+    await stack.transfers.cancel(first.workflowId);
+    expect(transferRequests(call).length).toBeGreaterThanOrEqual(1);
+    expect(first.workflowId).toBe(transferWorkflowId(call.room, call.sessionId));
+  });
+
+  test('bad input is rejected before any workflow runs, naming the field', async () => {
+    const call = stack.newCall();
+    const bad = request(call, [{ toEndPoint: 'not-a-destination' }]);
+
+    await expect(stack.transfers.start(bad)).rejects.toThrow(TransferInputError);
+    await expect(stack.transfers.start(bad)).rejects.toThrow(/attempts\.0\.toEndPoint/);
+    await expect(
+      stack.transfers.start(request(call, [{ method: 'sipRefer', toEndPoint: '+15551230000' }]))
+    ).rejects.toThrow(/sipRefer needs a sip: URI/);
+    await expect(stack.transfers.handle(transferWorkflowId(call.room, call.sessionId)).describe()).rejects.toThrow();
+  });
+
+  test('raw JSON from another language is validated by the workflow itself', async () => {
+    const call = stack.newCall();
+    const handle = await stack.env.client.workflow.start(TRANSFER_WORKFLOW_TYPE, {
+      taskQueue: stack.taskQueue,
+      workflowId: transferWorkflowId(call.room, call.sessionId),
+      args: [{ room: call.room, sessionId: call.sessionId, attempts: [{ toEndPoint: 'sip:a@b.c' }] }],
+    });
+    const error = await handle.result().catch((err: unknown) => err);
+
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    expect(String((error as WorkflowFailedError).cause?.message)).toMatch(/requestId/);
+    expect(transferRequests(call)).toHaveLength(0);
+  });
+});
+
+describe('operators', () => {
+  test('search attributes find a finished transfer by room and state, with no phone number in them', async () => {
+    const call = stack.newCall();
+    stack.sandbox.setScenario('+15551230003', { kind: 'answer', afterMs: 50, hangUpAfterMs: 100 });
+    const started = await stack.transfers.start(request(call, [{ toEndPoint: '+15551230003' }]));
+    await started.handle.result();
+
+    const found = await waitFor('visibility', async () => {
+      const items = await stack.transfers.list({ room: call.room, state: 'completed' });
+      return items.length === 1 ? items : undefined;
+    });
+    expect(found[0]).toMatchObject({ workflowId: started.workflowId, outcome: 'answered', method: 'sipCallTransfer' });
+    const description = await started.handle.describe();
+    expect(JSON.stringify(description.raw.executionConfig?.userMetadata ?? {})).not.toContain('5551230003');
+    expect(JSON.stringify(found)).not.toContain('5551230003');
+    expect(await description.staticSummary()).toContain('+1•••••••003');
+  });
+});
+
+async function postWebhook(event: object): Promise<void> {
+  const body = JSON.stringify(event);
+  const timestamp = String(Math.floor(Date.now() / 1000));
+  const response = await fetch(`${stack.relayUrl}/webhooks/daily`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'x-webhook-timestamp': timestamp,
+      'x-webhook-signature': signWebhook(stack.webhookSecret, timestamp, body),
+    },
+    body,
+  });
+  expect(response.status).toBe(200);
+}
