@@ -1,0 +1,226 @@
+/**
+ * The sandbox's public vocabulary: options, scenarios, faults and what it records. Other modules (tests, the local
+ * quick start, benchmarks) code against these names, over `startSandbox()` or the HTTP control API.
+ */
+
+export interface SandboxOptions {
+  /** Default 8090; 0 picks a free port. */
+  port?: number;
+  /** Default '127.0.0.1'. */
+  host?: string;
+  /** Every /v1 request needs `Authorization: Bearer <apiKey>`. Default 'sandbox-key'. */
+  apiKey?: string;
+  domainId?: string;
+  /** Delays between emitted events, webhook timeouts and retry backoff (tests pass scaled-down values). */
+  timing?: Partial<SandboxTiming>;
+  model?: Partial<SandboxModel>;
+  /** For destinations with no scenario set (sandbox rooms excepted, see README). */
+  defaultScenario?: DestinationScenario;
+  log?: (line: string) => void;
+}
+
+export interface SandboxTiming {
+  /** From an accepted transfer request to `calltransfer.triggered`. */
+  triggeredMs: number;
+  /** From `triggered` to `initiated` (when the caller leaves the source room). */
+  initiatedMs: number;
+  /** Outcome delay of busy/reject/refer-* scenarios that give no `afterMs`. */
+  outcomeMs: number;
+  /** How long a sandbox room takes to "answer" a transfer to its SIP URI when no scenario is set for it. */
+  roomAnswerMs: number;
+  /** A webhook delivery that takes longer than this is a failure. */
+  webhookTimeoutMs: number;
+  /** The `{"test":"test"}` verification request must get its 200 within this. */
+  verifyTimeoutMs: number;
+  /** `exponential` retry mode: delay before the 2nd attempt, doubled for each further one... */
+  retryBaseMs: number;
+  /** ...up to this cap. */
+  retryCapMs: number;
+}
+
+/** Where Daily's docs are silent or contradict themselves the sandbox picks a model; each is switchable. */
+export interface SandboxModel {
+  /**
+   * 'parked' (default): after a busy/rejected transfer the caller's leg stays up, out of the room but addressable by
+   * the same sessionId in the source room. 'dropped': the leg ends and later requests for it get 404.
+   */
+  failedTransferLeg: 'parked' | 'dropped';
+  /**
+   * 'extended' (default): `calltransfer.completed` carries `completeStatus` and, for REFER, the SIP codes, and is also
+   * sent for failures and REFER (Daily's newer SDK schema). 'docs': exactly the current event pages.
+   */
+  completedStatus: 'extended' | 'docs';
+  /** false (default): `{"ok": true}`; true: `{"ok": "true"}` like the docs example. */
+  okAsString: boolean;
+  /** true (default): payload `timestamp` as a string, like the docs examples. */
+  timestampAsString: boolean;
+}
+
+export type DestinationScenario =
+  /** Answered after `afterMs`; the callee hangs up `hangUpAfterMs` later (completed), or never without it. */
+  | { kind: 'answer'; afterMs: number; hangUpAfterMs?: number }
+  /** Rings until the leg is re-targeted, ejected or the caller hangs up: Daily has no ring timeout. */
+  | { kind: 'no-answer' }
+  | { kind: 'busy'; afterMs?: number }
+  | { kind: 'reject'; afterMs?: number }
+  /** The caller hangs up while it rings: the leg is gone. */
+  | { kind: 'caller-hangs-up'; afterMs: number }
+  | { kind: 'refer-accept'; afterMs?: number }
+  | { kind: 'refer-reject'; afterMs?: number };
+
+export type Fault =
+  /** A 5xx (default 500); the request does not take effect. */
+  | { kind: 'server-error'; status?: number }
+  /** 429 rate-limit-error, with `Retry-After` when `retryAfterSec` is given; no effect. */
+  | { kind: 'rate-limit'; retryAfterSec?: number }
+  /** The request takes effect, then the socket is destroyed without a response. */
+  | { kind: 'lost-response' }
+  /** The request takes effect at once; its response is sent `ms` later. */
+  | { kind: 'latency'; ms: number }
+  /** 400 "Call closed before command could be delivered" (Daily's documented race); no effect. */
+  | { kind: 'call-closed' };
+
+/** The Daily endpoints, by the names used to match faults and filter recorded requests. */
+export const ENDPOINTS = ['sipCallTransfer', 'sipRefer', 'presence', 'room', 'eject', 'webhooks'] as const;
+export type Endpoint = (typeof ENDPOINTS)[number];
+
+export interface WebhookFaults {
+  /** Extra copies of each event (each with its own retries). Default 0. */
+  duplicate?: number;
+  /** Hold each transfer's events until it settles, then deliver them in reverse order. */
+  reorder?: boolean;
+  /** Delay before the first attempt of each delivery. */
+  delayMs?: number;
+}
+
+export interface RecordedRequest {
+  id: number;
+  method: string;
+  /** The URL path, e.g. `/v1/rooms/support/sipCallTransfer`. */
+  path: string;
+  /** The endpoint name (`sipCallTransfer`...) when the path is one the sandbox implements. */
+  endpoint?: Endpoint;
+  room?: string;
+  body: unknown;
+  at: number;
+  status: number;
+  faulted?: Fault['kind'];
+}
+
+export interface WebhookDelivery {
+  eventId: string;
+  type: string;
+  /** 1-based attempt; for `dropped`, the number of attempts made before dropping (0: never tried). */
+  attempt: number;
+  status: number | 'error' | 'dropped';
+  at: number;
+  webhookUuid: string;
+}
+
+/** Daily's webhook object. */
+export interface WebhookObject {
+  uuid: string;
+  url: string;
+  hmac: string;
+  basicAuth: string | null;
+  retryType: 'circuit-breaker' | 'exponential';
+  eventTypes: string[];
+  state: 'ACTIVE' | 'FAILED';
+  failedCount: number;
+  lastMomentPushed: string | null;
+  domainId: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface SandboxEvent {
+  id: string;
+  type: string;
+  payload: Record<string, unknown>;
+}
+
+export type LegState = 'in-room' | 'ringing' | 'transferred' | 'parked' | 'ended';
+
+export interface ParticipantView {
+  state: LegState;
+  /** Where the leg is now: the destination room once transferred into a sandbox room, else the source room. */
+  room: string;
+  /** The leg's session id in `room` when a transfer into a sandbox room gave it a new one. */
+  sessionId?: string;
+}
+
+export interface RoomOptions {
+  /** false: transfer requests get 400 "Room not in SFU mode". Default true. */
+  sfu?: boolean;
+}
+
+export interface CallerOptions {
+  kind?: 'dialin' | 'dialout';
+  transport?: 'sip' | 'pstn';
+  sessionId?: string;
+  from?: string;
+}
+
+export interface RequestFilter {
+  /** An endpoint name (`sipCallTransfer`) or a full URL path. */
+  path?: string;
+  room?: string;
+}
+
+export interface FaultMatch {
+  path: Endpoint;
+}
+
+export interface SandboxInfo {
+  url: string;
+  apiBase: string;
+  apiKey: string;
+  domainId: string;
+}
+
+export interface Sandbox {
+  /** http://127.0.0.1:PORT */
+  readonly url: string;
+  /** url + '/v1' */
+  readonly apiBase: string;
+  readonly apiKey: string;
+  createRoom(name: string, opts?: RoomOptions): { name: string; sipUri: string };
+  /** A SIP/PSTN leg in the room (emits dialin.connected or dialout.connected/answered, then participant.joined). */
+  addCaller(room: string, opts?: CallerOptions): { sessionId: string };
+  setScenario(toEndPoint: string, scenario: DestinationScenario): void;
+  /** Consumed by the next matching requests, in order. */
+  queueFault(match: FaultMatch, fault: Fault, times?: number): void;
+  setWebhookFaults(f: WebhookFaults): void;
+  setModel(m: Partial<SandboxModel>): void;
+  requests(filter?: RequestFilter): RecordedRequest[];
+  /** Every distinct event the sandbox generated (before duplication), in emission order. */
+  emittedEvents(): SandboxEvent[];
+  deliveries(): WebhookDelivery[];
+  participant(room: string, sessionId: string): ParticipantView | undefined;
+  webhooks(): WebhookObject[];
+  /** Resolves when no scheduled event emission or webhook delivery is pending. */
+  idle(): Promise<void>;
+  /** Forgets rooms, scenarios, faults (webhook faults too) and recordings; keeps webhooks and the model. */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_TIMING: SandboxTiming = {
+  triggeredMs: 20,
+  initiatedMs: 150,
+  outcomeMs: 1_000,
+  roomAnswerMs: 200,
+  webhookTimeoutMs: 10_000,
+  verifyTimeoutMs: 3_000,
+  retryBaseMs: 1_000,
+  retryCapMs: 15 * 60_000,
+};
+
+export const DEFAULT_MODEL: SandboxModel = {
+  failedTransferLeg: 'parked',
+  completedStatus: 'extended',
+  okAsString: false,
+  timestampAsString: true,
+};
+
+export const DEFAULT_SCENARIO: DestinationScenario = { kind: 'answer', afterMs: 200, hangUpAfterMs: 1_000 };
