@@ -19,18 +19,16 @@ export class ConfigError extends Error {
 
 /** Variables every process that talks to Temporal reads. */
 export const temporalEnv = {
-  TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
-  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
-  TEMPORAL_TASK_QUEUE: z.string().min(1).default(TASK_QUEUE),
-  TEMPORAL_API_KEY: z.string().min(1).optional(),
-  TEMPORAL_TLS_CERT_PATH: z.string().min(1).optional(),
-  TEMPORAL_TLS_KEY_PATH: z.string().min(1).optional(),
+  TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().default('default'),
+  TEMPORAL_API_KEY: z.string().optional(),
+  TEMPORAL_TLS_CERT_PATH: z.string().optional(),
+  TEMPORAL_TLS_KEY_PATH: z.string().optional(),
 };
 
 export interface TemporalConfig {
   address: string;
   namespace: string;
-  taskQueue: string;
   /** Temporal Cloud API key; implies TLS. */
   apiKey?: string;
   /** mTLS client certificate and key files. */
@@ -43,7 +41,6 @@ export function temporalConfigFrom(env: TemporalEnv): TemporalConfig {
   return {
     address: env.TEMPORAL_ADDRESS,
     namespace: env.TEMPORAL_NAMESPACE,
-    taskQueue: env.TEMPORAL_TASK_QUEUE,
     apiKey: env.TEMPORAL_API_KEY,
     tls:
       env.TEMPORAL_TLS_CERT_PATH && env.TEMPORAL_TLS_KEY_PATH
@@ -52,15 +49,13 @@ export function temporalConfigFrom(env: TemporalEnv): TemporalConfig {
   };
 }
 
-export function checkTemporalEnv(env: Partial<TemporalEnv>, ctx: z.RefinementCtx): void {
-  if ((env.TEMPORAL_TLS_CERT_PATH === undefined) !== (env.TEMPORAL_TLS_KEY_PATH === undefined)) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['TEMPORAL_TLS_CERT_PATH'],
-      message: 'TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH go together',
-    });
-  }
-}
+/** A rule across variables, checked on the raw environment so it is reported beside per-variable errors. */
+export type CrossCheck = (env: Readonly<Record<string, string>>) => string[];
+
+export const temporalTlsPair: CrossCheck = (env) =>
+  (env.TEMPORAL_TLS_CERT_PATH === undefined) !== (env.TEMPORAL_TLS_KEY_PATH === undefined)
+    ? ['TEMPORAL_TLS_CERT_PATH: TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH go together']
+    : [];
 
 /** Options for `Connection.connect` and `NativeConnection.connect` (self-hosted, mTLS, or Temporal Cloud). */
 export function temporalConnectionOptions(config: TemporalConfig): {
@@ -68,43 +63,64 @@ export function temporalConnectionOptions(config: TemporalConfig): {
   tls?: TLSConfig | boolean;
   apiKey?: string;
 } {
+  const read = (file: string) => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new Error(`cannot read TEMPORAL_TLS_CERT_PATH/TEMPORAL_TLS_KEY_PATH ${file}: ${(err as Error).message}`);
+    }
+  };
   const tls = config.tls
-    ? { clientCertPair: { crt: readFileSync(config.tls.certPath), key: readFileSync(config.tls.keyPath) } }
+    ? { clientCertPair: { crt: read(config.tls.certPath), key: read(config.tls.keyPath) } }
     : config.apiKey
       ? true
       : undefined;
   return { address: config.address, tls, apiKey: config.apiKey };
 }
 
-/** Parses `env` with `schema`, or throws a ConfigError listing every problem by variable name. */
-export function parseEnv<S extends z.ZodType>(process: string, schema: S, env: NodeJS.ProcessEnv): z.output<S> {
-  const parsed = schema.safeParse(env);
-  if (parsed.success) return parsed.data;
-  throw new ConfigError(
-    process,
-    parsed.error.issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`)
-  );
+/**
+ * Parses `env` with `schema`, or throws a ConfigError listing every problem by variable name. Empty variables
+ * count as unset, as `.env` files and compose files leave them.
+ */
+export function parseEnv<S extends z.ZodType>(
+  process: string,
+  schema: S,
+  env: NodeJS.ProcessEnv,
+  crossChecks: CrossCheck[] = []
+): z.output<S> {
+  const present: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) if (value !== undefined && value !== '') present[name] = value;
+  const parsed = schema.safeParse(present);
+  const issues = [
+    ...(parsed.success
+      ? []
+      : parsed.error.issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`)),
+    ...crossChecks.flatMap((check) => check(present)),
+  ];
+  if (!parsed.success || issues.length > 0) throw new ConfigError(process, issues);
+  return parsed.data;
 }
 
-const workerEnv = z
-  .object({
-    ...temporalEnv,
-    DAILY_API_KEY: z.string().min(1, 'is required (the Daily API key, or the sandbox key locally)'),
-    DAILY_API_URL: z.url().default('https://api.daily.co/v1'),
-    LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
-  })
-  .superRefine(checkTemporalEnv);
+export const workerEnv = z.object({
+  ...temporalEnv,
+  TEMPORAL_TASK_QUEUE: z.string().default(TASK_QUEUE),
+  DAILY_API_KEY: z.string({ error: 'is required (the Daily API key, or the sandbox key locally)' }),
+  DAILY_API_URL: z.url().default('https://api.daily.co/v1'),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+});
 
 export interface WorkerConfig {
   temporal: TemporalConfig;
+  taskQueue: string;
   daily: { apiKey: string; apiUrl: string };
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
-  const parsed = parseEnv('worker', workerEnv, env);
+  const parsed = parseEnv('worker', workerEnv, env, [temporalTlsPair]);
   return {
     temporal: temporalConfigFrom(parsed),
+    taskQueue: parsed.TEMPORAL_TASK_QUEUE,
     daily: { apiKey: parsed.DAILY_API_KEY, apiUrl: parsed.DAILY_API_URL },
     logLevel: parsed.LOG_LEVEL,
   };

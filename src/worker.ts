@@ -45,12 +45,12 @@ async function main(): Promise<void> {
     const worker = await createSwitchboardWorker({
       connection,
       namespace: config.temporal.namespace,
-      taskQueue: config.temporal.taskQueue,
+      taskQueue: config.taskQueue,
       daily,
     });
     // Worker.run() already drains on SIGINT/SIGTERM: in-flight activities finish, then it resolves.
     logger.info(
-      { address: config.temporal.address, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue },
+      { address: config.temporal.address, namespace: config.temporal.namespace, taskQueue: config.taskQueue },
       'worker started'
     );
     await worker.run();

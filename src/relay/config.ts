@@ -1,0 +1,65 @@
+import { z } from 'zod';
+import type { CrossCheck, TemporalConfig } from '../config';
+import { parseEnv, temporalConfigFrom, temporalEnv, temporalTlsPair } from '../config';
+import type { WebhookSecrets } from './webhook-auth';
+import { isBase64Secret } from './webhook-auth';
+
+export interface RelayConfig {
+  temporal: TemporalConfig;
+  port: number;
+  host: string;
+  secrets: WebhookSecrets;
+  /** Set when `DAILY_API_KEY` is: the relay then runs the webhook watchdog. */
+  daily?: { apiKey: string; apiUrl: string };
+  watchdogIntervalSec: number;
+}
+
+const port = (fallback: number) =>
+  z.coerce.number('must be a port number').int().min(0).max(65535, 'must be a port number').default(fallback);
+const base64 = z.string().refine(isBase64Secret, 'must be base64 (the `hmac` of the Daily webhook)');
+
+/** `domainId=secret,domainId=secret`; a base64 secret may end in `=`, so only the first `=` separates. */
+const secretsByDomain = z.string().transform((value, ctx) => {
+  const secrets: Record<string, string> = {};
+  for (const entry of value.split(',').map((part) => part.trim())) {
+    const at = entry.indexOf('=');
+    const domain = entry.slice(0, at).trim();
+    const secret = entry.slice(at + 1).trim();
+    if (at <= 0 || !isBase64Secret(secret)) {
+      ctx.addIssue({ code: 'custom', message: 'must be `domainId=base64secret` pairs separated by commas' });
+      return z.NEVER;
+    }
+    secrets[domain] = secret;
+  }
+  return secrets;
+});
+
+export const relayEnv = z.object({
+  ...temporalEnv,
+  RELAY_PORT: port(8080),
+  RELAY_HOST: z.string().default('0.0.0.0'),
+  DAILY_WEBHOOK_SECRET: base64.optional(),
+  DAILY_WEBHOOK_SECRETS: secretsByDomain.optional(),
+  DAILY_API_KEY: z.string().optional(),
+  DAILY_API_URL: z.url().default('https://api.daily.co/v1'),
+  WEBHOOK_WATCHDOG_INTERVAL_SEC: z.coerce.number('must be a number of seconds').positive().default(60),
+});
+
+const oneWebhookSecret: CrossCheck = (env) =>
+  (env.DAILY_WEBHOOK_SECRET === undefined) === (env.DAILY_WEBHOOK_SECRETS === undefined)
+    ? ['DAILY_WEBHOOK_SECRET: set exactly one of DAILY_WEBHOOK_SECRET or DAILY_WEBHOOK_SECRETS']
+    : [];
+
+/** Reads and validates the relay's environment once, at start. Empty variables count as unset (`.env` files). */
+export function loadRelayConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
+  const e = parseEnv('relay', relayEnv, env, [temporalTlsPair, oneWebhookSecret]);
+  return {
+    temporal: temporalConfigFrom(e),
+    port: e.RELAY_PORT,
+    host: e.RELAY_HOST,
+    // One of the two is set: the refinement above guarantees it.
+    secrets: e.DAILY_WEBHOOK_SECRETS ?? (e.DAILY_WEBHOOK_SECRET as string),
+    daily: e.DAILY_API_KEY ? { apiKey: e.DAILY_API_KEY, apiUrl: e.DAILY_API_URL } : undefined,
+    watchdogIntervalSec: e.WEBHOOK_WATCHDOG_INTERVAL_SEC,
+  };
+}

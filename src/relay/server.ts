@@ -1,0 +1,95 @@
+import type { AddressInfo } from 'node:net';
+import { Client, Connection } from '@temporalio/client';
+import pino from 'pino';
+import type { Logger } from 'pino';
+import { collectDefaultMetrics } from 'prom-client';
+import { DailyClient } from '../daily/client';
+import { createRelay } from './app';
+import { temporalConnectionOptions } from '../config';
+import type { RelayConfig } from './config';
+import { createRelayMetrics } from './metrics';
+import type { WebhookWatchdog } from './webhook-watchdog';
+import { startWebhookWatchdog } from './webhook-watchdog';
+
+export interface RunningRelay {
+  /** Where the relay listens, e.g. `http://127.0.0.1:8080` (Daily's webhook URL is this + `/webhooks/daily`). */
+  url: string;
+  /** Stops taking requests (in-flight ones finish), stops the watchdog, closes the Temporal connection. */
+  close(): Promise<void>;
+}
+
+/** Temporal answers a cheap call within 2 s. */
+async function temporalReachable(connection: Connection): Promise<boolean> {
+  try {
+    await connection.withDeadline(Date.now() + 2000, () => connection.workflowService.getSystemInfo({}));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Runs the relay in this process: Temporal client, HTTP server, and the webhook watchdog when a Daily API key is
+ * configured. `main.ts` calls it for `npm run relay`; the local quick start calls it beside the worker.
+ */
+export async function startRelay(config: RelayConfig, opts: { logger?: Logger } = {}): Promise<RunningRelay> {
+  const logger = opts.logger ?? pino({ name: 'switchboard-relay' });
+  // Lazy: the relay starts (and reports not-ready, answering Daily 503) while Temporal is still coming up.
+  const connection = Connection.lazy({
+    ...temporalConnectionOptions(config.temporal),
+    // gRPC's default reconnect backoff grows to minutes; Daily's retries of a 503 come within seconds, so after an
+    // outage the relay must be back in that window.
+    channelArgs: { 'grpc.max_reconnect_backoff_ms': 5000 },
+  });
+  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const metrics = createRelayMetrics();
+  collectDefaultMetrics({ register: metrics.registry, prefix: 'switchboard_relay_' });
+  const app = createRelay({
+    temporal: client,
+    secrets: config.secrets,
+    isTemporalReady: () => temporalReachable(connection),
+    logger,
+    metrics,
+  });
+
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (err) {
+    await connection.close();
+    throw err;
+  }
+  const { port } = app.server.address() as AddressInfo;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+  let daily: DailyClient | undefined;
+  let watchdog: WebhookWatchdog | undefined;
+  if (config.daily) {
+    daily = new DailyClient({ apiKey: config.daily.apiKey, baseUrl: config.daily.apiUrl });
+    watchdog = startWebhookWatchdog({
+      daily,
+      intervalSec: config.watchdogIntervalSec,
+      logger: logger.child({ component: 'webhook-watchdog' }),
+      metrics,
+    });
+  }
+  logger.info(
+    {
+      url,
+      temporal: config.temporal.address,
+      namespace: config.temporal.namespace,
+      watchdog: watchdog ? `every ${config.watchdogIntervalSec}s` : 'off (no DAILY_API_KEY)',
+    },
+    'relay listening'
+  );
+
+  return {
+    url,
+    close: async () => {
+      await app.close();
+      await watchdog?.stop();
+      await daily?.close();
+      await connection.close();
+    },
+  };
+}
