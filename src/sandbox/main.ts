@@ -1,7 +1,7 @@
 /**
  * `npm run sandbox`: the sandbox as its own process, driven over `/_sandbox/*` (see README.md).
  *
- * Env: SANDBOX_PORT (default 8090); SANDBOX_WEBHOOK_URL + SANDBOX_WEBHOOK_SECRET (base64) to set up the domain's
+ * Env: SANDBOX_PORT (default 8090); SANDBOX_HOST (default 127.0.0.1; 0.0.0.0 in a container); SANDBOX_WEBHOOK_URL + SANDBOX_WEBHOOK_SECRET (base64) to set up the domain's
  * webhook at startup, with exponential retries so that a relay that is briefly down does not switch it off.
  */
 import { request } from 'undici';
@@ -10,7 +10,7 @@ import type { Sandbox } from './types';
 
 const WEBHOOK_SETUP_RETRY_MS = 2_000;
 
-function readConfig(): { port: number; webhook?: { url: string; secret: string } } {
+function readConfig(): { port: number; host?: string; webhook?: { url: string; secret: string } } {
   const port = Number(process.env.SANDBOX_PORT ?? DEFAULT_PORT);
   if (!Number.isInteger(port) || port < 0 || port > 65_535) {
     throw new Error(`SANDBOX_PORT must be a port number, got ${process.env.SANDBOX_PORT}`);
@@ -23,7 +23,9 @@ function readConfig(): { port: number; webhook?: { url: string; secret: string }
   if (secret !== undefined && !/^[A-Za-z0-9+/]+={0,2}$/.test(secret)) {
     throw new Error('SANDBOX_WEBHOOK_SECRET must be base64, like the hmac Daily generates');
   }
-  return { port, ...(url !== undefined && secret !== undefined && { webhook: { url, secret } }) };
+  // In a container the sandbox must listen on all interfaces (SANDBOX_HOST=0.0.0.0) for the worker to reach it.
+  const host = process.env.SANDBOX_HOST || undefined;
+  return { port, host, ...(url !== undefined && secret !== undefined && { webhook: { url, secret } }) };
 }
 
 /**
@@ -56,7 +58,11 @@ async function setUpWebhook(sandbox: Sandbox, url: string, secret: string, stopp
 
 async function main(): Promise<void> {
   const config = readConfig();
-  const sandbox = await startSandbox({ port: config.port, log: (line) => console.log(`[sandbox] ${line}`) });
+  const sandbox = await startSandbox({
+    port: config.port,
+    host: config.host,
+    log: (line) => console.log(`[sandbox] ${line}`),
+  });
   let stopping = false;
   console.log(
     [
