@@ -168,7 +168,11 @@ function detail(input: TransferInput): string {
       : exhausted.action === 'rollback' && exhausted.returnTo
         ? `rollback to ${maskEndpoint(exhausted.returnTo)}`
         : exhausted.action;
-  return [`**Destinations**`, ...lines, '', `**If none answers:** ${fallback}`, `requestId: ${input.requestId}`].join(
-    '\n'
-  );
+  // Blank lines: markdown joins single newlines into one paragraph.
+  return [
+    '**Destinations**',
+    lines.join('\n'),
+    `**If none answers:** ${fallback}`,
+    `requestId: ${input.requestId}`,
+  ].join('\n\n');
 }

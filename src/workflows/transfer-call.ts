@@ -401,11 +401,12 @@ const now = (): number => Date.now();
 
 /** The Temporal UI's "current details": a short markdown view of where the transfer is. */
 function describe(status: TransferStatus): string {
-  const lines = [`**${status.state}**${status.outcome ? ` — last outcome: ${status.outcome}` : ''}`];
-  for (const a of status.attempts) {
+  const header = `**${status.state}**${status.outcome ? ` — last outcome: ${status.outcome}` : ''}`;
+  const attempts = status.attempts.map((a) => {
     const outcome = a.outcome ? `${a.outcome}${a.decidedBy ? ` (${a.decidedBy})` : ''}` : 'in progress';
-    lines.push(`${a.index + 1}. ${a.method} → ${maskEndpoint(a.toEndPoint)}: ${outcome}`);
-  }
-  if (status.fallback) lines.push(`fallback ${status.fallback.action}: ${status.fallback.detail}`);
-  return lines.join('\n');
+    return `${a.index + 1}. ${a.method} → ${maskEndpoint(a.toEndPoint)}: ${outcome}`;
+  });
+  const fallback = status.fallback ? [`fallback ${status.fallback.action}: ${status.fallback.detail}`] : [];
+  // Blank lines: markdown joins single newlines into one paragraph.
+  return [header, attempts.join('\n'), ...fallback].filter(Boolean).join('\n\n');
 }

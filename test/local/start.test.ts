@@ -115,8 +115,14 @@ async function expectVisibleInUi(uiUrl: string, room: string, workflowId: string
     const link = page.getByRole('link', { name: workflowId });
     await link.first().waitFor({ timeout: 30_000 });
     await link.first().click();
-    await page.getByText(`Transfer ${room}/`).first().waitFor({ timeout: 30_000 });
-    expect(await page.getByText(`Transfer ${room}/`).count()).toBeGreaterThan(0);
+    // The summary and details live on the execution's "User Metadata" tab, each rendered (as markdown) in an iframe.
+    await page.getByText('User Metadata', { exact: true }).first().click();
+    const shown = (text: string) => async () => {
+      for (const frame of page.frames()) if (await frame.getByText(text).first().isVisible()) return true;
+      return false;
+    };
+    await waitFor('the summary in the UI', shown(`Transfer ${room}/`));
+    await waitFor('the details in the UI', shown('If none answers:'));
   } finally {
     await browser.close();
   }
