@@ -10,7 +10,9 @@
 FROM node:20.20.2-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+# `npm install --no-save` installs exactly the locked versions; `npm ci` would refuse the lock file, which lacks the
+# optional native builds the registry mirror it was made with does not serve (see scripts/ensure-deps.js).
+RUN npm install --no-save --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
@@ -21,7 +23,7 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
 # @temporalio/worker is a production dependency: the worker bundles lib/workflows with it at start.
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+RUN npm install --no-save --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/lib ./lib
 # The base image's unprivileged user (uid 1000); nothing under /app is writable by it.
 USER node

@@ -323,7 +323,8 @@ describe('Daily API failures, at most once', () => {
 });
 
 describe('cancel', () => {
-  test('the cancel update while it rings returns the final state and brings the caller back', async () => {
+  /** A transfer whose destination never answers, once the caller has left the room and it rings. */
+  async function startRinging() {
     const call = stack.newCall();
     stack.sandbox.setScenario('sip:forever@pbx.example.com', { kind: 'no-answer' });
     const started = await stack.transfers.start(
@@ -332,6 +333,11 @@ describe('cancel', () => {
       })
     );
     await waitFor('ringing', async () => (await stack.transfers.status(started.workflowId)).state === 'initiated');
+    return { call, started };
+  }
+
+  test('the cancel update while it rings returns the final state and brings the caller back', async () => {
+    const { call, started } = await startRinging();
 
     const final = await stack.transfers.cancel(started.workflowId, 'operator gave up');
 
@@ -344,14 +350,7 @@ describe('cancel', () => {
   });
 
   test("Temporal's own cancel does the same cleanup", async () => {
-    const call = stack.newCall();
-    stack.sandbox.setScenario('sip:forever@pbx.example.com', { kind: 'no-answer' });
-    const started = await stack.transfers.start(
-      request(call, [{ toEndPoint: 'sip:forever@pbx.example.com', answerTimeoutSec: 60 }], {
-        onExhausted: { action: 'rollback' },
-      })
-    );
-    await waitFor('ringing', async () => (await stack.transfers.status(started.workflowId)).state === 'initiated');
+    const { call, started } = await startRinging();
 
     await started.handle.cancel();
     const error = await started.handle.result().catch((err: unknown) => err);
