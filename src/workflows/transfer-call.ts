@@ -140,6 +140,9 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
       progress.outcome ??= outcome;
       progress.decidedBy ??= decidedBy;
     };
+    // Called from condition() predicates, so that events are taken at the moment they wake the workflow. The SDK
+    // evaluates predicates at fixed points of every activation, and replay evaluates them the same way, so the
+    // state changes (and search-attribute upserts) made here are as deterministic as a signal handler's.
     const absorbEvents = () => {
       for (const { event, receivedAtMs } of inbox.take()) {
         // A transfer event naming another destination belongs to an earlier attempt: late, not acted on.
@@ -227,40 +230,49 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
     return outcome;
   }
 
-  /** Runs `onExhausted` (also after a cancel that left the caller outside the room). */
+  /**
+   * Runs `onExhausted` (also after a cancel that left the caller outside the room). A fallback that fails is
+   * recorded, never thrown: the transfer still ends with its record.
+   */
   async function fallBack(movedOut: boolean): Promise<TransferState> {
     const policy = input.onExhausted;
     if (policy.action === 'none') return 'failed';
     setState('falling_back');
     const record = (ok: boolean, detail: string, toEndPoint?: string): FallbackRecord =>
       (status.fallback = { action: policy.action, toEndPoint, ok, detail, at: new Date(now()).toISOString() });
-    if (policy.action === 'hangup') {
-      await hangUp({ room: input.room, sessionId: input.sessionId });
-      record(true, 'caller leg ejected');
+    try {
+      if (policy.action === 'hangup') {
+        await hangUp({ room: input.room, sessionId: input.sessionId });
+        record(true, 'caller leg ejected');
+        return 'failed';
+      }
+      if (policy.action === 'rollback' && !movedOut) {
+        record(true, 'caller never left the room');
+        return 'rolled_back';
+      }
+      const target =
+        policy.action === 'refer' ? policy.toEndPoint : (policy.returnTo ?? (await getRoomSipUri(input.room)));
+      const method: TransferMethod = policy.action === 'refer' ? 'sipRefer' : 'sipCallTransfer';
+      const fallbackAttempt: TransferAttempt = {
+        method,
+        toEndPoint: target,
+        answerTimeoutSec: Math.max(...input.attempts.map((a) => a.answerTimeoutSec)),
+      };
+      const fallbackRecord = newRecord(status.attempts.length, fallbackAttempt);
+      const savedCancel = cancelReason;
+      cancelReason = undefined; // a cancel must not cancel its own cleanup
+      const progress = await runAttempt(fallbackAttempt, fallbackRecord);
+      cancelReason = savedCancel;
+      const outcome = finishAttempt(fallbackRecord, progress);
+      const ok = outcome === 'answered';
+      record(ok, `${method} ${maskEndpoint(target)}: ${outcome} (${progress.decidedBy ?? 'no detail'})`, target);
+      if (!ok) return 'failed';
+      return policy.action === 'refer' ? 'referred' : 'rolled_back';
+    } catch (err) {
+      if (!(err instanceof ActivityFailure)) throw err;
+      record(false, `${policy.action} failed: ${err.cause?.message ?? err.message}`);
       return 'failed';
     }
-    if (policy.action === 'rollback' && !movedOut) {
-      record(true, 'caller never left the room');
-      return 'rolled_back';
-    }
-    const target =
-      policy.action === 'refer' ? policy.toEndPoint : (policy.returnTo ?? (await getRoomSipUri(input.room)));
-    const method: TransferMethod = policy.action === 'refer' ? 'sipRefer' : 'sipCallTransfer';
-    const fallbackAttempt: TransferAttempt = {
-      method,
-      toEndPoint: target,
-      answerTimeoutSec: Math.max(...input.attempts.map((a) => a.answerTimeoutSec)),
-    };
-    const fallbackRecord = newRecord(status.attempts.length, fallbackAttempt);
-    const savedCancel = cancelReason;
-    cancelReason = undefined; // a cancel must not cancel its own cleanup
-    const progress = await runAttempt(fallbackAttempt, fallbackRecord);
-    cancelReason = savedCancel;
-    const outcome = finishAttempt(fallbackRecord, progress);
-    const ok = outcome === 'answered';
-    record(ok, `${method} ${maskEndpoint(target)}: ${outcome} (${progress.decidedBy ?? 'no detail'})`, target);
-    if (!ok) return 'failed';
-    return policy.action === 'refer' ? 'referred' : 'rolled_back';
   }
 
   const newRecord = (index: number, attempt: TransferAttempt): AttemptRecord => ({

@@ -152,6 +152,19 @@ describe('when the destination does not take the call', () => {
     expect(stack.sandbox.participant(call.room, call.sessionId)?.state).toBe('ended');
   });
 
+  test('a fallback that fails is recorded, and the transfer still ends with its record', async () => {
+    const call = stack.newCall();
+    stack.sandbox.queueFault({ path: 'eject' }, { kind: 'call-closed' });
+    const result = await transfer(call, [{ toEndPoint: ringing, answerTimeoutSec: 1 }], {
+      onExhausted: { action: 'hangup' },
+    });
+
+    expect(result).toMatchObject({ state: 'failed', outcome: 'no-answer' });
+    expect(result.fallback).toMatchObject({ action: 'hangup', ok: false });
+    expect(result.fallback?.detail).toMatch(/hangup failed: .*Call closed/i);
+    expect(stack.sandbox.requests({ path: 'eject', room: call.room })).toHaveLength(1);
+  });
+
   test('no answer → none: the transfer fails and nothing else is sent', async () => {
     const call = stack.newCall();
     const result = await transfer(call, [{ toEndPoint: ringing, answerTimeoutSec: 1 }]);
