@@ -18,7 +18,17 @@ const bannedInWorkflows = [
 ];
 
 export default tseslint.config(
-  { ignores: ['lib/**', 'node_modules/**', 'coverage/**', '.switchboard/**', 'bench/results/**', '*.js', 'scripts/*.js'] },
+  {
+    ignores: [
+      'lib/**',
+      'node_modules/**',
+      'coverage/**',
+      '.switchboard/**',
+      'bench/results/**',
+      '*.js',
+      'scripts/*.js',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
