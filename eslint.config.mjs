@@ -27,6 +27,7 @@ export default tseslint.config(
       'bench/results/**',
       '*.js',
       'scripts/*.js',
+      'test/**/*.js',
     ],
   },
   js.configs.recommended,
