@@ -22,6 +22,7 @@ test('the committed histories cover the representative scenarios', () => {
   expect(histories.map((h) => h.workflowId).sort()).toEqual(
     [
       'answered-and-completed.json',
+      'busy-reordered-rollback.json',
       'canceled-while-ringing.json',
       'no-answer-busy-rollback.json',
       'reconciled-5xx-and-lost-response.json',

@@ -10,6 +10,7 @@ import {
   TimeoutFailure,
   condition,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
@@ -72,6 +73,12 @@ const { validateTransferInput } = proxyLocalActivities<typeof inputActivities>({
   startToCloseTimeout: '5s',
   retry: { maximumAttempts: 1 },
 });
+
+/**
+ * Patch: a rollback used to trust only the events seen before the attempt was decided to know whether the caller
+ * had left the room. With reordered webhooks (`completed` before `initiated`) that left callers parked outside it.
+ */
+const ROLLBACK_KNOWS_CALLER_LEFT = 'rollback-knows-caller-left';
 
 /** How many times one destination is requested (429s, connection failures, reconciled unknowns) before giving up. */
 const MAX_REQUESTS_PER_ATTEMPT = 5;
@@ -247,8 +254,14 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
         return 'failed';
       }
       if (policy.action === 'rollback' && !movedOut) {
-        record(true, 'caller never left the room');
-        return 'rolled_back';
+        // No event said the caller left; presence says whether they are still there.
+        const stillThere =
+          !patched(ROLLBACK_KNOWS_CALLER_LEFT) ||
+          (await isSessionInRoom({ room: input.room, sessionId: input.sessionId }));
+        if (stillThere) {
+          record(true, 'caller never left the room');
+          return 'rolled_back';
+        }
       }
       const target =
         policy.action === 'refer' ? policy.toEndPoint : (policy.returnTo ?? (await getRoomSipUri(input.room)));
@@ -295,7 +308,7 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
       const progress = await runAttempt(attempt, record);
       const outcome = finishAttempt(record, progress);
       status.outcome = outcome;
-      movedOut ||= progress.initiated !== undefined || progress.left !== undefined;
+      movedOut ||= callerLeft(progress);
       if (outcome === 'answered') {
         if (attempt.method === 'sipCallTransfer') {
           setState('answered', outcome);
@@ -335,6 +348,14 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
   if (!FINAL_STATES.includes(status.state)) throw ApplicationFailure.nonRetryable(`ended in ${status.state}`);
   if (canceledByTemporal) throw new CancelledFailure(cancelReason);
   return status;
+}
+
+/** Whether the attempt's events show the caller out of the room. */
+function callerLeft(progress: AttemptProgress): boolean {
+  if (progress.initiated !== undefined || progress.left !== undefined) return true;
+  // Daily sends `completed` only for a transfer that was initiated, which takes the caller out of the room, even
+  // when it arrives first.
+  return progress.completed !== undefined && patched(ROLLBACK_KNOWS_CALLER_LEFT);
 }
 
 type RequestFailure =

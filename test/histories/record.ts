@@ -12,6 +12,9 @@ import { startStack, type TestStack } from '../helpers/stack';
 
 type Scenario = (stack: TestStack) => Promise<{ name: string; workflowId: string }>;
 
+// Usage: `npm run histories:record -- <name>…` records the named scenarios (all when none is named). Existing
+// files are kept unless named: they hold what earlier workflow code did, which patched() must keep replaying.
+
 const scenarios: Scenario[] = [
   async (stack) => {
     const call = stack.newCall();
@@ -55,6 +58,18 @@ const scenarios: Scenario[] = [
   },
   async (stack) => {
     const call = stack.newCall();
+    stack.sandbox.setWebhookFaults({ reorder: true });
+    stack.sandbox.setScenario('+15551230009', { kind: 'busy' });
+    const started = await stack.transfers.start({
+      ...base(call, [{ toEndPoint: '+15551230009' }]),
+      onExhausted: { action: 'rollback' },
+    });
+    await started.handle.result();
+    stack.sandbox.setWebhookFaults({});
+    return { name: 'busy-reordered-rollback', workflowId: started.workflowId };
+  },
+  async (stack) => {
+    const call = stack.newCall();
     stack.sandbox.setScenario('sip:forever@pbx.example.com', { kind: 'no-answer' });
     const started = await stack.transfers.start({
       ...base(call, [{ toEndPoint: 'sip:forever@pbx.example.com', answerTimeoutSec: 60 }]),
@@ -84,8 +99,10 @@ async function main(): Promise<void> {
   if (!cli) throw new Error('the Temporal CLI is needed to export histories: run `npm run setup`');
   const stack = await startStack();
   try {
+    const wanted = process.argv.slice(2);
     for (const scenario of scenarios) {
       const { name, workflowId } = await scenario(stack);
+      if (wanted.length > 0 && !wanted.includes(name)) continue;
       // The CLI writes the canonical JSON form that historyFromJSON reads back.
       const json = execFileSync(
         cli,

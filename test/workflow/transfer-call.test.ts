@@ -252,6 +252,21 @@ describe('webhook realities', () => {
     expect(transferRequests(call)).toHaveLength(1);
   });
 
+  test("busy reported before the caller's departure still rolls the caller back (events reversed)", async () => {
+    stack.sandbox.setWebhookFaults({ reorder: true });
+    const call = stack.newCall();
+    stack.sandbox.setScenario('+15551230004', { kind: 'busy' });
+
+    const result = await transfer(call, [{ toEndPoint: '+15551230004' }], { onExhausted: { action: 'rollback' } });
+
+    expect(result).toMatchObject({ state: 'rolled_back', outcome: 'busy' });
+    expect(result.fallback).toMatchObject({ action: 'rollback', ok: true, toEndPoint: call.roomSipUri });
+    expect(transferRequests(call).map((r) => (r.body as { toEndPoint: string }).toEndPoint)).toEqual([
+      '+15551230004',
+      call.roomSipUri,
+    ]);
+  });
+
   test('a late answered after the timeout is recorded, not acted on', async () => {
     const call = stack.newCall();
     stack.sandbox.setScenario('sip:late@pbx.example.com', { kind: 'no-answer' });
