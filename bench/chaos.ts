@@ -1,0 +1,786 @@
+/**
+ * `npm run chaos`: hundreds of transfers in flight across two worker processes while, in one bounded run, workers are
+ * SIGKILLed and restarted, the Temporal dev server (data on disk) is stopped and started again, the relay is killed
+ * and restarted, and the sandbox answers with 429s, 5xx and lost responses and delivers webhooks twice and in reverse
+ * order. Then it checks what durability promises:
+ *
+ * 1. every transfer closed with the outcome its scenario dictates (and the caller's leg is where it should be);
+ * 2. exactly one transfer request took effect per attempt at the sandbox (Daily does not dedupe them);
+ * 3. every webhook delivery the relay answered 200 was applied (signaled) or counted as unmatched, and no workflow
+ *    acted on an event twice or on an event Daily never sent;
+ * 4. the webhook never went `FAILED` and no event was dropped after its retries.
+ *
+ * It ends with `N passed, N failed` and exits non-zero on any failure. The figures and failures are also written to
+ * `bench/results/chaos-<time>.json`. Expected outcomes come from the scenarios, never from the results.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { Command } from 'commander';
+import { TransferClient } from '../src/client/transfers';
+import { DailyClient } from '../src/daily';
+import type { TransferRequest } from '../src/input';
+import { freePort } from '../src/local/dev-server';
+import { WEBHOOK_PATH } from '../src/relay/app';
+import { setupWebhook } from '../src/relay/webhook-setup';
+import type { DestinationScenario, Fault, Sandbox, SandboxTiming } from '../src/sandbox';
+import { startSandbox } from '../src/sandbox';
+import type { AttemptOutcome, TransferMethod, TransferResult, TransferState } from '../src/shared';
+import type { NodeProcess } from './processes';
+import { machineInfo, writeResult } from './report';
+import type { TemporalServer } from './stack';
+import { positiveInteger, relayProcess, scrapeMetrics, startTemporal, waitForHttp, workerProcess } from './stack';
+
+/**
+ * Daily's sequence at a pace where hundreds of transfers overlap. Webhook retries: 5 attempts, 2 s · 2^n apart (2, 4,
+ * 8, 16 s), so an event is retried for 30 s — longer than any outage below: the relay takes up to ~10 s to come back
+ * on a loaded 2-core machine, the Temporal dev server ~3–8 s (2–4 s to stop, 1.5 s or more to start), and the two are
+ * 42 s apart so that no event's retries span both. Daily itself backs off up to 15 minutes: this is the harsher
+ * schedule.
+ */
+const TIMING: Partial<SandboxTiming> = {
+  triggeredMs: 10,
+  initiatedMs: 20,
+  outcomeMs: 1_000,
+  roomAnswerMs: 300,
+  webhookTimeoutMs: 5_000,
+  retryBaseMs: 2_000,
+  retryCapMs: 16_000,
+};
+/**
+ * Transfers start at a steady rate over this window and answered calls last one to two minutes, so that well over a
+ * hundred are in flight at once while the event rate stays within what Temporal on SQLite (with fsync) keeps up with
+ * on 2 shared cores: the run tests durability, not overload.
+ */
+const START_WINDOW_SEC = 120;
+/** The whole run, transfers included, must end within this. */
+const DEADLINE_MS = 6 * 60_000;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Scenarios and what each must end in
+// ---------------------------------------------------------------------------------------------------------------
+
+const KINDS = ['answered', 'second-answers', 'busy-rollback', 'refer'] as const;
+type Kind = (typeof KINDS)[number];
+
+interface Expected {
+  state: TransferState;
+  attempts: Array<{ method: TransferMethod; toEndPoint: string; outcome: AttemptOutcome }>;
+  /** The fallback transfer, when the scenario exhausts the destinations (recorded apart from the attempts). */
+  fallback?: { action: 'rollback'; toEndPoint: string };
+  /** Where the caller's leg ends: hung up after the call, moved to the destination, or back in its room. */
+  leg: 'ended' | 'transferred' | 'back-in-room';
+}
+
+interface Planned {
+  index: number;
+  kind: Kind;
+  room: string;
+  sessionId: string;
+  request: TransferRequest;
+  expected: Expected;
+  scenarios: Array<[string, DestinationScenario]>;
+}
+
+/** mulberry32: the run's timings are reproducible from `--seed`. */
+function random(seed: number): (min: number, max: number) => number {
+  let state = seed >>> 0;
+  return (min, max) => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    const unit = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return Math.floor(min + unit * (max - min));
+  };
+}
+
+/** Transfer `index`'s scenario and outcome; `createRoom` makes its room at the sandbox and returns the room's SIP URI. */
+function plan(
+  index: number,
+  between: (min: number, max: number) => number,
+  createRoom: (room: string) => string
+): Planned {
+  const kind = KINDS[index % KINDS.length] as Kind;
+  const room = `chaos-${index}`;
+  const sessionId = randomUUID();
+  const roomSipUri = createRoom(room);
+  const call = (): DestinationScenario => ({
+    kind: 'answer',
+    afterMs: between(1_000, 5_000),
+    hangUpAfterMs: between(60_000, 120_000),
+  });
+  // The sandbox's `reorder` holds a transfer's events until nothing more is scheduled for it — for an answered call,
+  // until the callee hangs up — so a destination that answers gets a ring timeout longer than the longest call.
+  const ring = 150;
+  const base = { room, sessionId, requestId: `chaos-${index}`, reconcileWindowSec: 2, maxCallDurationSec: 240 };
+  switch (kind) {
+    case 'answered': {
+      const to = `sip:agent-${index}@pbx.chaos.example`;
+      return {
+        index,
+        kind,
+        room,
+        sessionId,
+        scenarios: [[to, call()]],
+        request: { ...base, attempts: [{ toEndPoint: to, answerTimeoutSec: ring }], onExhausted: 'none' },
+        expected: {
+          state: 'completed',
+          attempts: [{ method: 'sipCallTransfer', toEndPoint: to, outcome: 'answered' }],
+          leg: 'ended',
+        },
+      };
+    }
+    case 'second-answers': {
+      const first = `sip:nobody-${index}@pbx.chaos.example`;
+      const second = `sip:backup-${index}@pbx.chaos.example`;
+      return {
+        index,
+        kind,
+        room,
+        sessionId,
+        scenarios: [
+          [first, { kind: 'no-answer' }],
+          [second, call()],
+        ],
+        request: {
+          ...base,
+          attempts: [
+            { toEndPoint: first, answerTimeoutSec: 3 },
+            { toEndPoint: second, answerTimeoutSec: ring },
+          ],
+          onExhausted: 'none',
+        },
+        expected: {
+          state: 'completed',
+          attempts: [
+            { method: 'sipCallTransfer', toEndPoint: first, outcome: 'no-answer' },
+            { method: 'sipCallTransfer', toEndPoint: second, outcome: 'answered' },
+          ],
+          leg: 'ended',
+        },
+      };
+    }
+    case 'busy-rollback': {
+      const to = `+1555${String(1_000_000 + index).slice(-7)}`;
+      return {
+        index,
+        kind,
+        room,
+        sessionId,
+        scenarios: [[to, { kind: 'busy', afterMs: between(5_000, 20_000) }]],
+        request: { ...base, attempts: [{ toEndPoint: to, answerTimeoutSec: ring }], onExhausted: 'rollback' },
+        expected: {
+          state: 'rolled_back',
+          attempts: [{ method: 'sipCallTransfer', toEndPoint: to, outcome: 'busy' }],
+          fallback: { action: 'rollback', toEndPoint: roomSipUri },
+          leg: 'back-in-room',
+        },
+      };
+    }
+    case 'refer': {
+      const to = `sip:ivr-${index}@pbx.chaos.example`;
+      return {
+        index,
+        kind,
+        room,
+        sessionId,
+        scenarios: [[to, { kind: 'refer-accept', afterMs: between(1_000, 3_000) }]],
+        request: {
+          ...base,
+          attempts: [{ method: 'sipRefer', toEndPoint: to, answerTimeoutSec: ring }],
+          onExhausted: 'none',
+        },
+        expected: {
+          state: 'completed',
+          attempts: [{ method: 'sipRefer', toEndPoint: to, outcome: 'answered' }],
+          leg: 'transferred',
+        },
+      };
+    }
+  }
+}
+
+/**
+ * API faults, dripped in during the run so they hit transfers at every stage. 5xx go to `sipRefer` only: every REFER
+ * here is a first attempt, whose leg is still in the room, so the workflow can reconcile a 5xx through presence.
+ * (A 5xx on a second destination or a rollback, where the leg is already out of the room, cannot be reconciled that
+ * way — see README.) 429s and lost responses are safe for every request and go to both endpoints.
+ */
+const FAULT_DRIP: Array<{ path: 'sipCallTransfer' | 'sipRefer'; fault: Fault }> = [
+  { path: 'sipCallTransfer', fault: { kind: 'rate-limit', retryAfterSec: 1 } },
+  { path: 'sipCallTransfer', fault: { kind: 'lost-response' } },
+  { path: 'sipRefer', fault: { kind: 'server-error', status: 503 } },
+  { path: 'sipRefer', fault: { kind: 'lost-response' } },
+  { path: 'sipRefer', fault: { kind: 'rate-limit' } },
+];
+
+// ---------------------------------------------------------------------------------------------------------------
+// The run
+// ---------------------------------------------------------------------------------------------------------------
+
+/** Moves to the first transfer's start once the stack is up: the schedule and the timeline count from there. */
+let startedAt = Date.now();
+const elapsed = () => ((Date.now() - startedAt) / 1000).toFixed(1).padStart(5);
+const timeline: Array<{ atSec: number; action: string }> = [];
+function log(action: string): void {
+  timeline.push({ atSec: Math.round((Date.now() - startedAt) / 100) / 10, action });
+  console.log(`[${elapsed()} s] ${action}`);
+}
+
+interface RelayLine {
+  /** The relay process that wrote it (it is killed and started again). */
+  pid: number;
+  eventId: string;
+  outcome: 'signaled' | 'unmatched';
+}
+
+interface Check {
+  name: string;
+  passed: boolean;
+  detail: string;
+  failures: string[];
+  /** What the JSON keeps about each failure to debug it: the workflow's record and what the sandbox saw. */
+  evidence?: unknown[];
+}
+
+/** A failed transfer's record next to the sandbox's requests for its room, for the JSON. */
+function transferEvidence(p: Planned, result: TransferResult, sandbox: Sandbox): unknown {
+  return {
+    transfer: p.index,
+    kind: p.kind,
+    workflowId: result.workflowId,
+    state: result.state,
+    attempts: result.attempts.map((a) => ({
+      toEndPoint: a.toEndPoint,
+      outcome: a.outcome,
+      decidedBy: a.decidedBy,
+      requests: a.requests,
+      startedAt: a.startedAt,
+      endedAt: a.endedAt,
+      events: a.events.map((e) => `${e.receivedAt} ${e.type}${e.acted ? '' : ' (not acted on)'}`),
+    })),
+    fallback: result.fallback,
+    lateEvents: result.lateEvents.map((e) => `${e.receivedAt} ${e.type}`),
+    sandboxRequests: sandbox.requests({ room: p.room }).map((r) => ({
+      at: new Date(r.at).toISOString(),
+      endpoint: r.endpoint,
+      toEndPoint: (r.body as { toEndPoint?: string } | undefined)?.toEndPoint,
+      status: r.status,
+      faulted: r.faulted,
+    })),
+    leg: sandbox.participant(p.room, p.sessionId),
+  };
+}
+
+async function main(): Promise<void> {
+  const flags = new Command('chaos')
+    .description('Transfers under worker crashes, a Temporal restart, a relay restart and Daily faults')
+    .option('--transfers <n>', `transfers, started over ${START_WINDOW_SEC} s (default 240)`, positiveInteger, 240)
+    .option('--seed <n>', 'seed for the scenarios’ timings (default: random, printed)', positiveInteger)
+    .option('--no-reorder', 'deliver webhooks in order (duplicates still on): isolates failures that reordering causes')
+    .parse()
+    .opts<{ transfers: number; seed?: number; reorder: boolean }>();
+  const runStarted = Date.now();
+  const seed = flags.seed ?? 1 + Math.floor(Math.random() * 2 ** 30);
+  log(`chaos run: ${flags.transfers} transfers (seed ${seed})`);
+
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'switchboard-chaos-'));
+  process.on('exit', () => rmSync(dataDir, { recursive: true, force: true }));
+  const dbFile = path.join(dataDir, 'temporal.db');
+  const temporalPort = await freePort();
+  let temporal: TemporalServer = await startTemporal({ dbFile, port: temporalPort });
+  const machine = machineInfo(temporal.version);
+  const sandbox = await startSandbox({ port: 0, timing: TIMING });
+  const between = random(seed);
+  const planned = Array.from({ length: flags.transfers }, (_, i) =>
+    plan(i, between, (room) => sandbox.createRoom(room).sipUri)
+  );
+  const daily = new DailyClient({ apiKey: sandbox.apiKey, baseUrl: sandbox.apiBase });
+  const connection = await Connection.connect({ address: temporal.address });
+  const taskQueue = `chaos-${randomUUID()}`;
+  const client = new Client({ connection });
+  const transfers = new TransferClient(client, taskQueue);
+
+  // The relay: its log lines are the per-event record of what it did with each delivery, across restarts.
+  const relayLines: RelayLine[] = [];
+  const relayErrors = new Map<string, number>();
+  const unexpectedExits: string[] = [];
+  const restartOnCrash = (proc: NodeProcess, code: number | null, signal: NodeJS.Signals | null) => {
+    unexpectedExits.push(`${proc.name} exited on its own (${code ?? signal}) at ${elapsed().trim()} s`);
+    log(`${proc.name} exited on its own (${code ?? signal}); restarting it`);
+    proc.start();
+  };
+  const secret = randomBytes(32).toString('base64');
+  const relay = relayProcess({
+    port: await freePort(),
+    temporalAddress: temporal.address,
+    webhookSecret: secret,
+    onUnexpectedExit: restartOnCrash,
+    onLine: (line, pid) => {
+      if (!line.includes('"eventId"')) return;
+      const entry = JSON.parse(line) as { eventId?: string; msg?: string; error?: string };
+      // Why the relay asked Daily to retry: the first line of the signal's error, counted.
+      const cause = entry.error?.split('\n')[0];
+      if (cause !== undefined) relayErrors.set(cause, (relayErrors.get(cause) ?? 0) + 1);
+      const outcome =
+        entry.msg === 'event signaled'
+          ? 'signaled'
+          : entry.msg === 'no running transfer for event'
+            ? 'unmatched'
+            : undefined;
+      if (entry.eventId && outcome) relayLines.push({ pid, eventId: entry.eventId, outcome });
+    },
+  });
+  const workers = [1, 2].map((n) =>
+    workerProcess({
+      name: `worker-${n}`,
+      temporalAddress: temporal.address,
+      taskQueue,
+      dailyApiUrl: sandbox.apiBase,
+      dailyApiKey: sandbox.apiKey,
+      onUnexpectedExit: restartOnCrash,
+    })
+  ) as [NodeProcess, NodeProcess];
+
+  const results = new Map<number, TransferResult | Error>();
+  const running: Array<Promise<void>> = [];
+  const inFlight = () => running.length - results.size;
+  let peakInFlight = 0;
+  // The webhook's state, watched for the whole run: FAILED even for a moment is a failure.
+  const webhookStates = new Set<string>();
+  let maxFailedCount = 0;
+  const watch = setInterval(() => {
+    peakInFlight = Math.max(peakInFlight, inFlight());
+    for (const webhook of sandbox.webhooks()) {
+      webhookStates.add(webhook.state);
+      maxFailedCount = Math.max(maxFailedCount, webhook.failedCount);
+    }
+  }, 100);
+
+  let temporalOutageSec = 0;
+  try {
+    relay.process.start();
+    for (const worker of workers) worker.start();
+    await waitForHttp(`${relay.url}/readyz`, 'relay');
+    await setupWebhook({ daily, url: `${relay.url}${WEBHOOK_PATH}`, hmac: secret });
+    for (const p of planned) {
+      sandbox.addCaller(p.room, { sessionId: p.sessionId });
+      for (const [to, scenario] of p.scenarios) sandbox.setScenario(to, scenario);
+    }
+    await waitForPollers(client, taskQueue, workers.length);
+    const upSec = ((Date.now() - runStarted) / 1000).toFixed(1);
+    startedAt = Date.now();
+    log(`stack up in ${upSec} s: Temporal ${temporal.address} (data on disk), relay ${relay.url}, 2 workers polling`);
+
+    const deadline = runStarted + DEADLINE_MS - 30_000;
+    /** Starts every transfer at its time, without waiting for earlier starts (they retry through outages). */
+    const startAll = async () => {
+      log(`starting ${planned.length} transfers over ${START_WINDOW_SEC} s`);
+      const starts: Array<Promise<void>> = [];
+      for (const p of planned) {
+        const wait = startedAt + (p.index * START_WINDOW_SEC * 1000) / planned.length - Date.now();
+        if (wait > 0) await sleep(wait);
+        starts.push(
+          retrying(`start transfer ${p.index}`, deadline, () => transfers.start(p.request)).then((started) => {
+            running.push(
+              retrying(`result of transfer ${p.index}`, deadline, () => started.handle.result()).then(
+                (result) => void results.set(p.index, result),
+                (err: unknown) => void results.set(p.index, err instanceof Error ? err : new Error(String(err)))
+              )
+            );
+          })
+        );
+      }
+      await Promise.all(starts);
+      log(`all ${planned.length} started`);
+    };
+    const dripFaults = (round: number) => {
+      const { path: endpoint, fault } = FAULT_DRIP[round % FAULT_DRIP.length] as (typeof FAULT_DRIP)[number];
+      sandbox.queueFault({ path: endpoint }, fault);
+      const other = FAULT_DRIP[(round + 1) % FAULT_DRIP.length] as (typeof FAULT_DRIP)[number];
+      sandbox.queueFault({ path: other.path }, other.fault);
+    };
+    const killWorker = async (worker: NodeProcess) => {
+      log(`SIGKILL ${worker.name} (${inFlight()} transfers in flight)`);
+      await worker.kill();
+    };
+    const restartWorker = (worker: NodeProcess) => {
+      log(`restart ${worker.name}`);
+      worker.start();
+    };
+
+    // The schedule: each step runs at its time (or as soon as the previous one has finished).
+    const [w1, w2] = workers;
+    const steps: Array<[number, () => Promise<void> | void]> = [
+      [10, () => killWorker(w1)],
+      [13, () => restartWorker(w1)],
+      [
+        20,
+        () => {
+          log(`webhook faults on: every event twice${flags.reorder ? ', each transfer’s events in reverse' : ''}`);
+          sandbox.setWebhookFaults({ duplicate: 1, reorder: flags.reorder });
+        },
+      ],
+      [
+        28,
+        async () => {
+          log('SIGKILL relay');
+          await relay.process.kill();
+          relay.process.start();
+          await waitForHttp(`${relay.url}/healthz`, 'relay');
+          log('relay restarted');
+        },
+      ],
+      [45, () => killWorker(w2)],
+      [48, () => restartWorker(w2)],
+      [
+        70,
+        async () => {
+          log('stopping the Temporal dev server');
+          const down = Date.now();
+          await temporal.stop();
+          temporal = await startTemporal({ dbFile, port: temporalPort });
+          temporalOutageSec = (Date.now() - down) / 1000;
+          log(`Temporal dev server back after ${temporalOutageSec.toFixed(1)} s (same data file)`);
+        },
+      ],
+      [
+        90,
+        () => {
+          log('webhook faults off');
+          sandbox.setWebhookFaults({});
+        },
+      ],
+      [
+        100,
+        async () => {
+          await killWorker(w1);
+          await killWorker(w2);
+        },
+      ],
+      [
+        103,
+        () => {
+          restartWorker(w1);
+          restartWorker(w2);
+        },
+      ],
+    ];
+    for (let round = 0; round < 22; round += 1) steps.push([round * 5 + 2, () => dripFaults(round)]);
+    steps.sort((a, b) => a[0] - b[0]);
+    const starting = startAll();
+    for (const [atSec, step] of steps) {
+      const wait = startedAt + atSec * 1000 - Date.now();
+      if (wait > 0) await sleep(wait);
+      await step();
+    }
+    await starting;
+
+    log(`chaos over (at most ${peakInFlight} transfers were in flight at once); waiting for them to finish`);
+    const ticker = setInterval(() => log(`  ${results.size}/${planned.length} transfers closed`), 10_000);
+    await Promise.all(running).finally(() => clearInterval(ticker));
+    log('every transfer has a result; waiting for the sandbox to deliver what is left');
+    const idleWait = Math.max(1_000, runStarted + DEADLINE_MS - 10_000 - Date.now());
+    await Promise.race([sandbox.idle(), sleep(idleWait, undefined, { ref: false })]);
+    clearInterval(watch);
+
+    const finalMetrics = await scrapeMetrics(relay.url);
+    const checks = [
+      checkOutcomes(planned, results, sandbox),
+      checkRequests(planned, results, sandbox),
+      checkWebhooks(planned, results, sandbox, relayLines, relay.process.pid, finalMetrics),
+      checkWebhookState(sandbox, webhookStates, maxFailedCount, temporalOutageSec, relayErrors),
+    ];
+    const passed = checks.filter((c) => c.passed).length;
+    const width = Math.max(...checks.map((c) => c.name.length));
+    console.log('');
+    for (const c of checks) console.log(`${c.passed ? 'PASS' : 'FAIL'}  ${c.name.padEnd(width)}  ${c.detail}`);
+    for (const check of checks.filter((c) => !c.passed)) {
+      console.log(`\n${check.name}:`);
+      for (const failure of check.failures.slice(0, 20)) console.log(`  - ${failure}`);
+      if (check.failures.length > 20) console.log(`  … and ${check.failures.length - 20} more`);
+    }
+    if (unexpectedExits.length > 0) console.log(`\nnote: ${unexpectedExits.join('; ')}`);
+    const summary = `${passed} passed, ${checks.length - passed} failed`;
+    const file = writeResult('chaos', {
+      command: ['npm run chaos', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
+      at: new Date().toISOString(),
+      machine,
+      parameters: {
+        transfers: planned.length,
+        startWindowSec: START_WINDOW_SEC,
+        seed,
+        reorder: flags.reorder,
+        timing: TIMING,
+        faults: FAULT_DRIP,
+      },
+      durationSec: (Date.now() - runStarted) / 1000,
+      timeline,
+      peakInFlight,
+      temporalOutageSec,
+      unexpectedExits,
+      startedAt: new Date(startedAt).toISOString(),
+      checks: checks.map((c) => ({ ...c, failures: c.failures.slice(0, 50), evidence: c.evidence?.slice(0, 50) })),
+      summary,
+    });
+    console.log(`\n${summary} (${((Date.now() - runStarted) / 1000).toFixed(0)} s in all; details in ${file})`);
+    process.exitCode = passed === checks.length ? 0 : 1;
+  } finally {
+    clearInterval(watch);
+    for (const worker of workers) await worker.kill();
+    await sandbox.close();
+    await relay.process.stop();
+    await daily.close();
+    await connection.close();
+    await temporal.stop();
+  }
+}
+
+/** Until `count` workers poll the task queue: the schedule must not kill a worker that is still bundling. */
+async function waitForPollers(client: Client, taskQueue: string, count: number, timeoutMs = 180_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { pollers } = await client.workflowService.describeTaskQueue({
+      namespace: client.options.namespace,
+      taskQueue: { name: taskQueue },
+    });
+    if (new Set(pollers.map((poller) => poller.identity)).size >= count) return;
+    if (Date.now() > deadline)
+      throw new Error(`${count} workers did not poll ${taskQueue} within ${timeoutMs / 1000} s`);
+    await sleep(250);
+  }
+}
+
+/**
+ * Retries what fails while a worker, the relay or Temporal is down (connection errors, deadlines), until `deadline`.
+ * A workflow that failed is an answer, not an outage: it is returned as the error it is.
+ */
+async function retrying<T>(what: string, deadline: number, call: () => Promise<T>): Promise<T> {
+  for (;;) {
+    try {
+      return await call();
+    } catch (err) {
+      if (err instanceof WorkflowFailedError) throw err;
+      if (Date.now() > deadline) throw new Error(`${what}: gave up at the deadline (${(err as Error).message})`);
+      await sleep(500);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Invariants
+// ---------------------------------------------------------------------------------------------------------------
+
+const describeAttempts = (attempts: ReadonlyArray<{ method: string; toEndPoint: string; outcome?: string }>) =>
+  attempts.map((a) => `${a.method === 'sipRefer' ? 'refer ' : ''}${a.toEndPoint}: ${a.outcome ?? '?'}`).join(', ');
+
+function checkOutcomes(planned: Planned[], results: Map<number, TransferResult | Error>, sandbox: Sandbox): Check {
+  const failures: string[] = [];
+  const evidence: unknown[] = [];
+  const byKind = new Map<Kind, number>();
+  for (const p of planned) {
+    const result = results.get(p.index);
+    const where = `#${p.index} ${p.kind}`;
+    if (!result || result instanceof Error) {
+      failures.push(`${where}: no result (${result?.message ?? 'never finished'})`);
+      continue;
+    }
+    const got = result.attempts.map((a) => ({ method: a.method, toEndPoint: a.toEndPoint, outcome: a.outcome }));
+    const { fallback } = result;
+    const fallbackOk = p.expected.fallback
+      ? fallback?.ok === true &&
+        fallback.action === p.expected.fallback.action &&
+        fallback.toEndPoint === p.expected.fallback.toEndPoint
+      : fallback === undefined;
+    if (
+      result.state !== p.expected.state ||
+      JSON.stringify(got) !== JSON.stringify(p.expected.attempts) ||
+      !fallbackOk
+    ) {
+      const expectedFallback = p.expected.fallback
+        ? `, then ${p.expected.fallback.action} to ${p.expected.fallback.toEndPoint}`
+        : '';
+      failures.push(
+        `${where}: expected ${p.expected.state} [${describeAttempts(p.expected.attempts)}${expectedFallback}], ` +
+          `got ${result.state} [${describeAttempts(got)}]${fallback ? ` (fallback ${fallback.action}: ${fallback.detail})` : ''}`
+      );
+      evidence.push(transferEvidence(p, result, sandbox));
+      continue;
+    }
+    const leg = sandbox.participant(p.room, p.sessionId);
+    const legOk =
+      p.expected.leg === 'back-in-room'
+        ? leg?.room === p.room &&
+          leg.sessionId !== undefined &&
+          sandbox.participant(p.room, leg.sessionId)?.state === 'in-room'
+        : leg?.state === p.expected.leg;
+    if (!legOk) {
+      failures.push(`${where}: caller's leg should be ${p.expected.leg}, is ${JSON.stringify(leg)}`);
+      evidence.push(transferEvidence(p, result, sandbox));
+      continue;
+    }
+    byKind.set(p.kind, (byKind.get(p.kind) ?? 0) + 1);
+  }
+  const counts = KINDS.map((kind) => `${byKind.get(kind) ?? 0} ${kind}`).join(', ');
+  return {
+    name: 'every transfer closed with its scenario’s outcome',
+    passed: failures.length === 0,
+    detail: `${planned.length - failures.length}/${planned.length} (${counts})`,
+    failures,
+    evidence,
+  };
+}
+
+function checkRequests(planned: Planned[], results: Map<number, TransferResult | Error>, sandbox: Sandbox): Check {
+  const failures: string[] = [];
+  const refused = new Map<string, number>();
+  let effective = 0;
+  for (const p of planned) {
+    const sent = sandbox
+      .requests({ room: p.room })
+      .filter((r) => r.endpoint === 'sipCallTransfer' || r.endpoint === 'sipRefer');
+    // A 200, or a lost response (it took effect; the worker never heard): Daily acted on it. 429s and 5xx did not.
+    const tookEffect = sent.filter((r) => r.status === 200 || r.faulted === 'lost-response');
+    for (const r of sent) {
+      if (!tookEffect.includes(r)) refused.set(String(r.status), (refused.get(String(r.status)) ?? 0) + 1);
+    }
+    effective += tookEffect.length;
+    const result = results.get(p.index);
+    if (!result || result instanceof Error) {
+      failures.push(`#${p.index} ${p.kind}: no result to compare ${tookEffect.length} requests with`);
+      continue;
+    }
+    const requested = tookEffect.map((r) => `${r.endpoint}→${(r.body as { toEndPoint?: string }).toEndPoint}`);
+    // The fallback transfer (rollback or refer) is one more attempt at Daily, recorded in `fallback`.
+    const { fallback } = result;
+    const fallbackMethod = fallback?.action === 'refer' ? 'sipRefer' : 'sipCallTransfer';
+    const attempts = [
+      ...result.attempts.map((a) => `${a.method}→${a.toEndPoint}`),
+      ...(fallback?.toEndPoint ? [`${fallbackMethod}→${fallback.toEndPoint}`] : []),
+    ];
+    if (JSON.stringify(requested) !== JSON.stringify(attempts)) {
+      failures.push(
+        `#${p.index} ${p.kind}: attempts [${attempts.join(', ')}], requests that took effect [${requested.join(', ')}]`
+      );
+    }
+  }
+  const lost = planned.reduce(
+    (n, p) => n + sandbox.requests({ room: p.room }).filter((r) => r.faulted === 'lost-response').length,
+    0
+  );
+  const refusals = [...refused].map(([status, n]) => `${n}×${status}`).join(', ') || 'none';
+  return {
+    name: 'exactly one transfer request per attempt',
+    passed: failures.length === 0,
+    detail: `${effective} took effect (${lost} with the response lost); refused and sent again: ${refusals}`,
+    failures,
+  };
+}
+
+function checkWebhooks(
+  planned: Planned[],
+  results: Map<number, TransferResult | Error>,
+  sandbox: Sandbox,
+  relayLines: RelayLine[],
+  relayPid: number,
+  finalMetrics: Map<string, number>
+): Check {
+  const failures: string[] = [];
+  const delivered = new Map<string, number>();
+  for (const d of sandbox.deliveries())
+    if (d.status === 200) delivered.set(d.eventId, (delivered.get(d.eventId) ?? 0) + 1);
+  const applied = new Map<string, number>();
+  for (const line of relayLines) applied.set(line.eventId, (applied.get(line.eventId) ?? 0) + 1);
+  // Each 200 the relay gave must stand for a signal Temporal accepted or an unmatched event it counted; a relay
+  // killed after logging but before answering makes the sandbox send again, so more records than 200s is fine.
+  for (const [eventId, count] of delivered) {
+    const records = applied.get(eventId) ?? 0;
+    if (records < count) failures.push(`event ${eventId}: ${count} deliveries answered 200, ${records} applied`);
+  }
+  // The log is only a faithful record if the running relay's own counters agree with what it logged.
+  const counted =
+    (finalMetrics.get('switchboard_relay_webhooks_signaled_total') ?? 0) +
+    (finalMetrics.get('switchboard_relay_webhooks_unmatched_total') ?? 0);
+  const logged = relayLines.filter((line) => line.pid === relayPid).length;
+  if (counted !== logged) failures.push(`relay /metrics counts ${counted} events applied, its log ${logged}`);
+  // Workflows: at most one effect per event id, and only for events Daily sent about that leg.
+  const emitted = new Set(sandbox.emittedEvents().map((e) => e.id));
+  for (const p of planned) {
+    const result = results.get(p.index);
+    if (!result || result instanceof Error) continue;
+    const ids = [...result.attempts.flatMap((a) => a.events), ...result.lateEvents].map((e) => e.id);
+    const duplicates = ids.filter((id, i) => ids.indexOf(id) !== i);
+    if (duplicates.length > 0) failures.push(`#${p.index}: recorded ${duplicates.join(', ')} more than once`);
+    const unknown = ids.filter((id) => !emitted.has(id));
+    if (unknown.length > 0) failures.push(`#${p.index}: recorded events the sandbox never sent: ${unknown.join(', ')}`);
+  }
+  const deliveries200 = [...delivered.values()].reduce((a, b) => a + b, 0);
+  const signaled = relayLines.filter((l) => l.outcome === 'signaled').length;
+  const unmatched = relayLines.length - signaled;
+  return {
+    name: 'every delivered webhook applied or unmatched',
+    passed: failures.length === 0,
+    detail: `${deliveries200} deliveries answered 200 for ${delivered.size} events: ${signaled} signaled, ${unmatched} unmatched`,
+    failures,
+  };
+}
+
+function checkWebhookState(
+  sandbox: Sandbox,
+  states: Set<string>,
+  maxFailedCount: number,
+  outageSec: number,
+  relayErrors: Map<string, number>
+): Check {
+  const failures: string[] = [];
+  const webhook = sandbox.webhooks()[0];
+  if (!webhook) failures.push('the webhook is gone');
+  else if (webhook.retryType !== 'exponential') failures.push(`retryType is ${webhook.retryType}`);
+  if (states.has('FAILED')) failures.push('the webhook was FAILED during the run');
+  const deliveries = sandbox.deliveries();
+  const dropped = deliveries.filter((d) => d.status === 'dropped');
+  for (const d of dropped) failures.push(`event ${d.eventId} (${d.type}) dropped after ${d.attempt} attempts`);
+  // When deliveries failed, per 10 s of the run, and what the relay said about the 503s it answered.
+  const failedPer10s: Record<string, Record<string, number>> = {};
+  for (const d of deliveries) {
+    if (d.status === 200 || d.status === 'dropped') continue;
+    const from = Math.floor((d.at - startedAt) / 10_000) * 10;
+    const bucket = (failedPer10s[`${from}-${from + 10} s`] ??= {});
+    bucket[String(d.status)] = (bucket[String(d.status)] ?? 0) + 1;
+  }
+  const evidence: unknown[] = [{ failedAttemptsPer10s: failedPer10s, relay503Causes: Object.fromEntries(relayErrors) }];
+  evidence.push(
+    ...dropped.map((d) => ({
+      eventId: d.eventId,
+      type: d.type,
+      attempts: deliveries
+        .filter((a) => a.eventId === d.eventId && a.status !== 'dropped')
+        .map((a) => `${new Date(a.at).toISOString()} attempt ${a.attempt}: ${a.status}`),
+    }))
+  );
+  const retried = new Map<string, number>();
+  for (const d of deliveries) {
+    if (d.status !== 200 && d.status !== 'dropped')
+      retried.set(String(d.status), (retried.get(String(d.status)) ?? 0) + 1);
+  }
+  const retries = [...retried].map(([status, n]) => `${n}×${status}`).join(', ') || 'none';
+  const maxAttempt = Math.max(0, ...deliveries.map((d) => d.attempt));
+  return {
+    name: 'webhook never FAILED, nothing dropped',
+    passed: failures.length === 0,
+    detail:
+      `states seen: ${[...states].join(', ')}; failed attempts retried: ${retries} (up to attempt ${maxAttempt}, ` +
+      `${maxFailedCount} in a row; Temporal outage ${outageSec.toFixed(1)} s); ${dropped.length} dropped`,
+    failures,
+    evidence,
+  };
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? (err.stack ?? err.message) : err);
+  process.exit(1);
+});
