@@ -40,6 +40,9 @@ export async function startRelay(config: RelayConfig, opts: { logger?: Logger } 
     // gRPC's default reconnect backoff grows to minutes; Daily's retries of a 503 come within seconds, so after an
     // outage the relay must be back in that window.
     channelArgs: { 'grpc.max_reconnect_backoff_ms': 5000 },
+    // No client-side retries: a failed signal becomes a 503 at once and Daily retries it. The SDK's retry
+    // interceptor would overshoot the signal deadline, and its timers could fire after the connection closed.
+    interceptors: [],
   });
   const client = new Client({ connection, namespace: config.temporal.namespace });
   const metrics = createRelayMetrics();
