@@ -340,7 +340,9 @@ async function follow(
     last = status;
   };
   while (!closed) {
-    show(await transfers.status(workflowId));
+    // A poll that fails (a busy worker times the query out) is skipped: the workflow's result ends the loop.
+    const status = await transfers.status(workflowId).catch(() => undefined);
+    if (status) show(status);
     await Promise.race([sleep(POLL_INTERVAL_MS, undefined, { ref: false }), result]);
   }
   const failure = await result;

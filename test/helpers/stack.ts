@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { Client, Connection } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
@@ -51,7 +52,13 @@ export async function startStack(
   const env = opts.env ?? (await startTestTemporal());
   const sandbox = await startSandbox({ port: 0, timing: FAST_TIMING, ...opts.sandbox });
   const webhookSecret = randomBytes(32).toString('base64');
-  const relay = createRelay({ temporal: env.client, secrets: webhookSecret, isTemporalReady: async () => true });
+  // Like startRelay: no client-side retries, whose timers could outlive the connection at teardown.
+  const relayConnection = await Connection.connect({ address: env.address, interceptors: [] });
+  const relay = createRelay({
+    temporal: new Client({ connection: relayConnection, namespace: env.namespace ?? 'default' }),
+    secrets: webhookSecret,
+    isTemporalReady: async () => true,
+  });
   await relay.listen({ port: 0, host: '127.0.0.1' });
   const relayUrl = `http://127.0.0.1:${(relay.server.address() as AddressInfo).port}`;
   const daily = new DailyClient({ apiKey: sandbox.apiKey, baseUrl: sandbox.apiBase });
@@ -101,6 +108,7 @@ export async function startStack(
       // The sandbox first: it is the webhook sender holding keep-alive connections to the relay.
       await sandbox.close();
       await relay.close();
+      await relayConnection.close();
       await daily.close();
       if (!opts.env) await env.teardown();
     },
