@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidArgumentError } from 'commander';
 import { request } from 'undici';
 import { freePort, startDevServer } from '../src/local/dev-server';
-import { findTemporalCli } from '../src/local/temporal-cli';
+import { findTemporalCli, TEMPORAL_CLI_VERSION, temporalCliCacheDir } from '../src/local/temporal-cli';
 import { childPidsNamed, disownPid, NodeProcess, ownPid } from './processes';
 import type { NodeProcessOptions } from './processes';
 
@@ -45,12 +45,18 @@ export async function startTemporal(opts: {
   return {
     address: server.address,
     pid,
-    version: execFileSync(binary, ['--version'], { encoding: 'utf8' }).trim(),
+    version: cliVersion(binary),
     stop: async () => {
       await server.stop();
       if (pid !== undefined) disownPid(pid);
     },
   };
+}
+
+/** `temporal --version`; a `go install` build calls itself 0.0.0-DEV, so the cached one is named by its tag. */
+function cliVersion(binary: string): string {
+  const version = execFileSync(binary, ['--version'], { encoding: 'utf8' }).trim();
+  return binary.startsWith(temporalCliCacheDir()) ? `${version}, built from ${TEMPORAL_CLI_VERSION}` : version;
 }
 
 /** Polls `url` until it answers 200. */
