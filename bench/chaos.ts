@@ -35,10 +35,10 @@ import type { TemporalServer } from './stack';
 import { positiveInteger, relayProcess, scrapeMetrics, startTemporal, waitForHttp, workerProcess } from './stack';
 
 /**
- * Daily's sequence at a pace where hundreds of transfers overlap. Webhook retries: 5 attempts, 2 s · 2^n apart (2, 4,
- * 8, 16 s), so an event is retried for 30 s — longer than any outage below: the relay takes up to ~10 s to come back
+ * Daily's sequence at a pace where hundreds of transfers overlap. Webhook retries: 5 attempts, 3 s · 2^n apart (3, 6,
+ * 12, 24 s), so an event is retried for 45 s — longer than any outage below: the relay takes up to ~10 s to come back
  * on a loaded 2-core machine, the Temporal dev server ~3–8 s (2–4 s to stop, 1.5 s or more to start), and the two are
- * 42 s apart so that no event's retries span both. Daily itself backs off up to 15 minutes: this is the harsher
+ * 52 s apart so that no event's retries span both. Daily itself backs off up to 15 minutes: this is the harsher
  * schedule.
  */
 const TIMING: Partial<SandboxTiming> = {
@@ -47,8 +47,8 @@ const TIMING: Partial<SandboxTiming> = {
   outcomeMs: 1_000,
   roomAnswerMs: 300,
   webhookTimeoutMs: 5_000,
-  retryBaseMs: 2_000,
-  retryCapMs: 16_000,
+  retryBaseMs: 3_000,
+  retryCapMs: 24_000,
 };
 /**
  * Transfers start at a steady rate over this window and answered calls last one to two minutes, so that well over a
@@ -279,7 +279,7 @@ function transferEvidence(p: Planned, result: TransferResult, sandbox: Sandbox):
 async function main(): Promise<void> {
   const flags = new Command('chaos')
     .description('Transfers under worker crashes, a Temporal restart, a relay restart and Daily faults')
-    .option('--transfers <n>', `transfers, started over ${START_WINDOW_SEC} s (default 240)`, positiveInteger, 240)
+    .option('--transfers <n>', `transfers, started over ${START_WINDOW_SEC} s (default 200)`, positiveInteger, 200)
     .option('--seed <n>', 'seed for the scenarios’ timings (default: random, printed)', positiveInteger)
     .option('--no-reorder', 'deliver webhooks in order (duplicates still on): isolates failures that reordering causes')
     .parse()
@@ -321,10 +321,10 @@ async function main(): Promise<void> {
     webhookSecret: secret,
     onUnexpectedExit: restartOnCrash,
     onLine: (line, pid) => {
-      if (!line.includes('"eventId"')) return;
-      const entry = JSON.parse(line) as { eventId?: string; msg?: string; error?: string };
+      const entry = jsonLine(line);
+      if (typeof entry?.eventId !== 'string') return;
       // Why the relay asked Daily to retry: the first line of the signal's error, counted.
-      const cause = entry.error?.split('\n')[0];
+      const cause = typeof entry.error === 'string' ? entry.error.split('\n')[0] : undefined;
       if (cause !== undefined) relayErrors.set(cause, (relayErrors.get(cause) ?? 0) + 1);
       const outcome =
         entry.msg === 'event signaled'
@@ -332,9 +332,11 @@ async function main(): Promise<void> {
           : entry.msg === 'no running transfer for event'
             ? 'unmatched'
             : undefined;
-      if (entry.eventId && outcome) relayLines.push({ pid, eventId: entry.eventId, outcome });
+      if (outcome) relayLines.push({ pid, eventId: entry.eventId, outcome });
     },
   });
+  // The workers log at warn level: what they warn about (a reconciled request, a rate limit) explains failures.
+  const workerWarnings: Array<Record<string, unknown>> = [];
   const workers = [1, 2].map((n) =>
     workerProcess({
       name: `worker-${n}`,
@@ -343,6 +345,10 @@ async function main(): Promise<void> {
       dailyApiUrl: sandbox.apiBase,
       dailyApiKey: sandbox.apiKey,
       onUnexpectedExit: restartOnCrash,
+      onLine: (line) => {
+        const entry = workerWarnings.length < 500 ? jsonLine(line) : undefined;
+        if (entry) workerWarnings.push({ worker: n, ...pick(entry, ['msg', 'workflowId', 'detail', 'error']) });
+      },
     })
   ) as [NodeProcess, NodeProcess];
 
@@ -438,7 +444,7 @@ async function main(): Promise<void> {
       [45, () => killWorker(w2)],
       [48, () => restartWorker(w2)],
       [
-        70,
+        80,
         async () => {
           log('stopping the Temporal dev server');
           const down = Date.now();
@@ -523,6 +529,7 @@ async function main(): Promise<void> {
       peakInFlight,
       temporalOutageSec,
       unexpectedExits,
+      workerWarnings,
       startedAt: new Date(startedAt).toISOString(),
       checks: checks.map((c) => ({ ...c, failures: c.failures.slice(0, 50), evidence: c.evidence?.slice(0, 50) })),
       summary,
@@ -538,6 +545,20 @@ async function main(): Promise<void> {
     await connection.close();
     await temporal.stop();
   }
+}
+
+/** A pino JSON log line, or undefined for anything else a process prints. */
+function jsonLine(line: string): Record<string, unknown> | undefined {
+  if (!line.startsWith('{')) return undefined;
+  try {
+    return JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+function pick(entry: Record<string, unknown>, keys: string[]): Record<string, unknown> {
+  return Object.fromEntries(keys.filter((key) => entry[key] !== undefined).map((key) => [key, entry[key]]));
 }
 
 /** Until `count` workers poll the task queue: the schedule must not kill a worker that is still bundling. */

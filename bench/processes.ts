@@ -49,7 +49,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 // /proc
 // ---------------------------------------------------------------------------------------------------------------
 
-export interface ProcessUsage {
+interface ProcessUsage {
   /** User + system CPU since the process started. */
   cpuSec: number;
   rssBytes: number;
@@ -71,7 +71,7 @@ function statFields(pid: number): { comm: string; fields: string[] } {
 }
 
 /** CPU and resident memory of a live process; undefined once it is gone. */
-export function readUsage(pid: number): ProcessUsage | undefined {
+function readUsage(pid: number): ProcessUsage | undefined {
   try {
     // fields[0] is stat field 3 (state): utime and stime are fields 14 and 15.
     const { fields } = statFields(pid);
@@ -170,7 +170,6 @@ export class NodeProcess {
   private child: ChildProcess | undefined;
   private readonly tail: string[] = [];
   private stopping = false;
-  starts = 0;
 
   constructor(private readonly opts: NodeProcessOptions) {}
 
@@ -196,7 +195,6 @@ export class NodeProcess {
   start(): this {
     if (this.running) throw new Error(`${this.opts.name} is already running`);
     this.stopping = false;
-    this.starts += 1;
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, this.opts.script)], {
       cwd: REPO_ROOT,
       env: { ...inheritedEnv(), ...this.opts.env },

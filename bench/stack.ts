@@ -21,7 +21,7 @@ export interface TemporalServer {
 }
 
 /** The Temporal CLI built by `npm run setup`; the bench and chaos runs need the binary itself, not the SDK's. */
-export function temporalBinary(): string {
+function temporalBinary(): string {
   const binary = findTemporalCli();
   if (!binary) throw new Error('no Temporal CLI found: run `npm run setup` first (or set TEMPORAL_CLI_PATH)');
   return binary;
