@@ -50,7 +50,7 @@ const callerBody = z.strictObject({
 });
 const scenarioBody = z.strictObject({ toEndPoint: z.string().min(1), scenario: scenarioSchema });
 const faultBody = z.strictObject({
-  match: z.strictObject({ path: z.enum(ENDPOINTS) }),
+  match: z.strictObject({ path: z.enum(ENDPOINTS), toEndPoint: z.string().min(1).optional() }),
   fault: faultSchema,
   times: z.number().int().min(1).optional(),
 });

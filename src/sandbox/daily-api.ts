@@ -113,6 +113,12 @@ function endpointOf(path: string): Endpoint | undefined {
   return sub === 'presence' || sub === 'sipCallTransfer' || sub === 'sipRefer' || sub === 'eject' ? sub : undefined;
 }
 
+/** The destination a transfer request names, for faults queued for one destination. */
+function toEndPointOf(body: unknown): string | undefined {
+  const toEndPoint = (body as { toEndPoint?: unknown } | null | undefined)?.toEndPoint;
+  return typeof toEndPoint === 'string' ? toEndPoint : undefined;
+}
+
 function roomOf(path: string): string | undefined {
   const segment = /^\/v1\/rooms\/([^/]+)/.exec(path)?.[1];
   return segment === undefined ? undefined : decodeURIComponent(segment);
@@ -152,7 +158,7 @@ export function registerDailyApi(app: FastifyInstance, deps: DailyApiDeps): void
     handler: () => ApiReply | Promise<ApiReply>
   ): Promise<FastifyReply> => {
     const endpoint = endpointOf(pathOf(req));
-    const fault = endpoint && deps.faults.take(endpoint);
+    const fault = endpoint && deps.faults.take(endpoint, toEndPointOf(req.body));
     let result: ApiReply;
     switch (fault?.kind) {
       case 'server-error':

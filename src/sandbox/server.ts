@@ -74,7 +74,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       return { sessionId: calls.addCaller(room, callerOpts).sessionId };
     },
     setScenario: (toEndPoint, scenario) => calls.setScenario(toEndPoint, scenario),
-    queueFault: (match, fault, times) => faults.add(match.path, fault, times),
+    queueFault: (match, fault, times) => faults.add(match, fault, times),
     setWebhookFaults: (f) => dispatcher.setFaults(f),
     setModel(m) {
       model = { ...model, ...m };

@@ -169,6 +169,8 @@ export interface RequestFilter {
 
 export interface FaultMatch {
   path: Endpoint;
+  /** Only a request whose body names this destination (e.g. the second destination, or a rollback's room). */
+  toEndPoint?: string;
 }
 
 export interface SandboxInfo {

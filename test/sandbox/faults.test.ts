@@ -45,6 +45,16 @@ describe('sandbox REST faults', () => {
     expect(statuses).toEqual([503, 503, 502, 200]);
   });
 
+  it('a fault for one destination waits for a request naming it; the others pass', async () => {
+    const other = '+15551239999';
+    sandbox.setScenario(other, { kind: 'no-answer' });
+    sandbox.queueFault({ path: 'sipCallTransfer', toEndPoint: PSTN }, { kind: 'server-error', status: 503 });
+    const second = sandbox.addCaller('f').sessionId;
+    expect((await transfer(sandbox, 'f', { sessionId: second, toEndPoint: other })).status).toBe(200);
+    expect((await transfer(sandbox, 'f', { sessionId, toEndPoint: PSTN })).status).toBe(503);
+    expect((await transfer(sandbox, 'f', { sessionId, toEndPoint: PSTN })).status).toBe(200);
+  });
+
   it('rate-limit: 429 rate-limit-error with Retry-After when given, without it otherwise; no effect', async () => {
     sandbox.queueFault({ path: 'sipCallTransfer' }, { kind: 'rate-limit', retryAfterSec: 7 });
     sandbox.queueFault({ path: 'sipCallTransfer' }, { kind: 'rate-limit' });
