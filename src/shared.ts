@@ -56,7 +56,8 @@ export interface TransferInput {
   maxCallDurationSec: number;
   /**
    * When a transfer request's outcome is unknown (timeout, reset, 5xx), how long to wait for Daily's
-   * `calltransfer.triggered` before checking presence and deciding whether it is safe to ask again.
+   * `calltransfer.triggered` before deciding whether it is safe to ask again: by presence for the first request, by
+   * the missing `triggered` alone once the leg may be out of the room. Cover how late webhooks can arrive.
    */
   reconcileWindowSec: number;
 }

@@ -25,6 +25,8 @@ test('the committed histories cover the representative scenarios', () => {
       'busy-reordered-rollback.json',
       'canceled-while-ringing.json',
       'no-answer-busy-rollback.json',
+      'outside-room-5xx-before-patch.json',
+      'outside-room-5xx-resent.json',
       'reconciled-5xx-and-lost-response.json',
       'refer-after-429.json',
     ].sort()

@@ -79,6 +79,12 @@ const { validateTransferInput } = proxyLocalActivities<typeof inputActivities>({
  * had left the room. With reordered webhooks (`completed` before `initiated`) that left callers parked outside it.
  */
 const ROLLBACK_KNOWS_CALLER_LEFT = 'rollback-knows-caller-left';
+/**
+ * Patch: an unknown request outcome used to be settled by presence alone once `triggered` did not come: a leg not in
+ * the room counted as sent. Once an earlier request may have moved the leg out (ringing an earlier destination, or
+ * parked before a rollback), presence proves nothing, and a request that never reached Daily stranded the caller.
+ */
+const RESEND_UNHEARD_REQUEST_OUTSIDE_ROOM = 'resend-unheard-request-outside-room';
 
 /** How many times one destination is requested (429s, connection failures, reconciled unknowns) before giving up. */
 const MAX_REQUESTS_PER_ATTEMPT = 5;
@@ -97,6 +103,8 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
   const inbox = new EventInbox(input.sessionId);
   let cancelReason: string | undefined;
   let finished = false;
+  /** Set once a transfer request took effect, or may have: from then on the leg may be outside the room. */
+  let legMayBeOutsideRoom = false;
 
   setHandler(statusQuery, () => status);
   setHandler(dailyEventSignal, (event) => inbox.receive(event, now()));
@@ -194,14 +202,22 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
         decide(legGone ? 'caller-hung-up' : 'api-error', failure.detail);
         return progress;
       }
-      // Unknown: did Daily act on it? Its `triggered` webhook says so; without it, the leg still being in the room
-      // says it did not. Only then is it safe to ask again.
+      // Unknown: did Daily act on it? Its `triggered` webhook (for this destination) says so. Without it, the leg
+      // still being in the room says it did not. Only then is it safe to ask again.
       absorbEvents();
       const heard = await condition(() => {
         absorbEvents();
         return progress.triggered !== undefined || progress.initiated !== undefined || progress.outcome !== undefined;
       }, input.reconcileWindowSec * 1000);
       if (heard) break;
+      if (legMayBeOutsideRoom && patched(RESEND_UNHEARD_REQUEST_OUTSIDE_ROOM)) {
+        // An earlier request may have taken the leg out of the room, so presence cannot tell. Daily sends
+        // `triggered` for every request it accepts, and none came for this one within the window.
+        log.warn('Transfer request outcome unknown and Daily never confirmed it; sending it again', {
+          detail: failure.detail,
+        });
+        continue;
+      }
       if (!(await isSessionInRoom({ room: input.room, sessionId: input.sessionId }))) {
         log.warn('Transfer request outcome unknown and the leg left the room: treating it as sent', {
           detail: failure.detail,
@@ -210,6 +226,7 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
       }
       log.warn('Transfer request did not take effect; sending it again', { detail: failure.detail });
     }
+    legMayBeOutsideRoom = true;
 
     // 2. Follow the transfer until the destination answers, fails, or the answer timeout (owned here) expires.
     absorbEvents();

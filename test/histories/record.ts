@@ -70,6 +70,35 @@ const scenarios: Scenario[] = [
   },
   async (stack) => {
     const call = stack.newCall();
+    stack.sandbox.setScenario('sip:nobody@pbx.example.com', { kind: 'no-answer' });
+    stack.sandbox.setScenario('+15551230010', { kind: 'busy' });
+    stack.sandbox.queueFault({ path: 'sipCallTransfer', toEndPoint: '+15551230010' }, { kind: 'server-error' });
+    stack.sandbox.queueFault({ path: 'sipCallTransfer', toEndPoint: call.roomSipUri }, { kind: 'server-error' });
+    const started = await stack.transfers.start({
+      ...base(call, [{ toEndPoint: 'sip:nobody@pbx.example.com', answerTimeoutSec: 1 }, { toEndPoint: '+15551230010' }]),
+      onExhausted: { action: 'rollback' },
+    });
+    await started.handle.result();
+    return { name: 'outside-room-5xx-resent', workflowId: started.workflowId };
+  },
+  async (stack) => {
+    // Recorded with the workflow code from before patch `resend-unheard-request-outside-room`: it took the leg's
+    // absence from the room as proof the 5xx'd request was sent. Transfers running that code must still replay.
+    const call = stack.newCall();
+    stack.sandbox.setScenario('sip:nobody@pbx.example.com', { kind: 'no-answer' });
+    stack.sandbox.setScenario('sip:second@pbx.example.com', { kind: 'no-answer' });
+    stack.sandbox.queueFault({ path: 'sipCallTransfer', toEndPoint: 'sip:second@pbx.example.com' }, { kind: 'server-error' });
+    const started = await stack.transfers.start(
+      base(call, [
+        { toEndPoint: 'sip:nobody@pbx.example.com', answerTimeoutSec: 1 },
+        { toEndPoint: 'sip:second@pbx.example.com', answerTimeoutSec: 1 },
+      ])
+    );
+    await started.handle.result();
+    return { name: 'outside-room-5xx-before-patch', workflowId: started.workflowId };
+  },
+  async (stack) => {
+    const call = stack.newCall();
     stack.sandbox.setScenario('sip:forever@pbx.example.com', { kind: 'no-answer' });
     const started = await stack.transfers.start({
       ...base(call, [{ toEndPoint: 'sip:forever@pbx.example.com', answerTimeoutSec: 60 }]),

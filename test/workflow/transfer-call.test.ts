@@ -350,6 +350,63 @@ describe('Daily API failures, at most once', () => {
   });
 });
 
+describe('at most once, once the leg may be out of the room (presence cannot tell)', () => {
+  const first = 'sip:first-out@pbx.example.com';
+  const second = 'sip:second-out@pbx.example.com';
+  const sentTo = (call: Call) =>
+    transferRequests(call).map((r) => `${(r.body as { toEndPoint: string }).toEndPoint} ${r.status}`);
+  beforeAll(() => {
+    stack.sandbox.setScenario(first, { kind: 'no-answer' });
+    stack.sandbox.setScenario(second, { kind: 'answer', afterMs: 50, hangUpAfterMs: 100 });
+  });
+
+  test('5xx on the second destination: no `triggered` for it, so it is sent again and answers', async () => {
+    const call = stack.newCall();
+    stack.sandbox.queueFault({ path: 'sipCallTransfer', toEndPoint: second }, { kind: 'server-error', status: 503 });
+
+    const result = await transfer(call, [{ toEndPoint: first, answerTimeoutSec: 1 }, { toEndPoint: second }]);
+
+    expect(result).toMatchObject({ state: 'completed', outcome: 'answered' });
+    expect(result.attempts.map((a) => [a.outcome, a.requests])).toEqual([
+      ['no-answer', 1],
+      ['answered', 2],
+    ]);
+    expect(sentTo(call)).toEqual([`${first} 200`, `${second} 503`, `${second} 200`]);
+    // The leg was out of the room, ringing the first destination: presence was not taken as evidence.
+    expect(stack.sandbox.requests({ path: 'presence', room: call.room })).toEqual([]);
+  });
+
+  test('a response lost on the second destination: its `triggered` settles it, never sent twice', async () => {
+    const call = stack.newCall();
+    stack.sandbox.queueFault({ path: 'sipCallTransfer', toEndPoint: second }, { kind: 'lost-response' });
+
+    const result = await transfer(call, [{ toEndPoint: first, answerTimeoutSec: 1 }, { toEndPoint: second }]);
+
+    expect(result).toMatchObject({ state: 'completed', outcome: 'answered' });
+    expect(result.attempts[1]?.requests).toBe(1);
+    expect(sentTo(call)).toEqual([`${first} 200`, `${second} 200`]);
+  });
+
+  test('5xx on the rollback: sent again, and the caller is back in the room', async () => {
+    const call = stack.newCall();
+    stack.sandbox.setScenario('+15551230044', { kind: 'busy' });
+    stack.sandbox.queueFault(
+      { path: 'sipCallTransfer', toEndPoint: call.roomSipUri },
+      { kind: 'server-error', status: 502 }
+    );
+
+    const result = await transfer(call, [{ toEndPoint: '+15551230044' }], { onExhausted: { action: 'rollback' } });
+
+    expect(result).toMatchObject({ state: 'rolled_back', outcome: 'busy' });
+    expect(result.fallback).toMatchObject({ action: 'rollback', ok: true, toEndPoint: call.roomSipUri });
+    expect(sentTo(call)).toEqual(['+15551230044 200', `${call.roomSipUri} 502`, `${call.roomSipUri} 200`]);
+    // Back in its room under a new session id, the way a transfer into a room arrives.
+    const leg = stack.sandbox.participant(call.room, call.sessionId);
+    expect(leg).toMatchObject({ room: call.room, sessionId: expect.any(String) });
+    expect(stack.sandbox.participant(call.room, leg!.sessionId!)?.state).toBe('in-room');
+  });
+});
+
 describe('cancel', () => {
   /** A transfer whose destination never answers, once the caller has left the room and it rings. */
   async function startRinging() {
