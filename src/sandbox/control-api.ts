@@ -35,6 +35,7 @@ export const modelSchema: z.ZodType<Partial<SandboxModel>> = z.strictObject({
 const webhookFaultsSchema: z.ZodType<WebhookFaults> = z.strictObject({
   duplicate: z.number().int().min(0).max(10).optional(),
   reorder: z.boolean().optional(),
+  reorderHoldMs: ms.optional(),
   delayMs: ms.optional(),
 });
 

@@ -89,6 +89,12 @@ export interface WebhookFaults {
   duplicate?: number;
   /** Hold each transfer's events until it settles, then deliver them in reverse order. */
   reorder?: boolean;
+  /**
+   * With `reorder`: release a transfer's held events (reversed) at the latest this long after the first of them,
+   * so that reordering delays an event by a bounded time, as Daily's concurrent deliveries and retries do. Unset:
+   * held until the transfer settles, which for an answered call is when it ends.
+   */
+  reorderHoldMs?: number;
   /** Delay before the first attempt of each delivery. */
   delayMs?: number;
 }

@@ -35,7 +35,13 @@ export class WebhookDispatcher implements EventSink {
     if (!this.faults.reorder) {
       this.dispatch(events, false);
     } else if (group) {
-      this.held.set(group, [...(this.held.get(group) ?? []), ...events]);
+      const held = this.held.get(group);
+      if (held) held.push(...events);
+      else {
+        this.held.set(group, [...events]);
+        const holdMs = this.faults.reorderHoldMs;
+        if (holdMs !== undefined) this.deps.scheduler.after(holdMs, () => this.settle(group));
+      }
     } else {
       this.dispatch([...events].reverse(), true);
     }

@@ -1,6 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Sandbox } from '../../src/sandbox';
-import { api, createWebhook, startReceiver, startTestSandbox, transfer } from './helpers';
+import { api, createWebhook, startReceiver, startTestSandbox, transfer, waitFor } from './helpers';
 import type { Receiver } from './helpers';
 
 // Written from Daily's documented scheme, independently of src/daily/signature.ts: HMAC-SHA256 keyed with the
@@ -304,6 +304,32 @@ describe('sandbox webhooks', () => {
           .map((e) => e.id)
       ).toEqual([...emitted].reverse());
       expect(receiver.envelopes().slice(before)[0]?.type).toBe('calltransfer.completed');
+    });
+
+    it('reorderHoldMs: held events go out reversed once the hold ends, before the transfer settles', async () => {
+      const held = await startReceiver();
+      receiver = held;
+      await createWebhook(sandbox, { url: held.url });
+      const { sessionId } = sandbox.addCaller('w');
+      await sandbox.idle();
+      const before = held.envelopes().length;
+
+      sandbox.setWebhookFaults({ reorder: true, reorderHoldMs: 100 });
+      sandbox.setScenario('+15551230000', { kind: 'answer', afterMs: 10, hangUpAfterMs: 3_000 });
+      expect((await transfer(sandbox, 'w', { sessionId, toEndPoint: '+15551230000' })).status).toBe(200);
+      const released = await waitFor(() => {
+        const types = held
+          .envelopes()
+          .slice(before)
+          .map((e) => e.type);
+        return types.includes('calltransfer.triggered') && types;
+      }, 'the held events');
+
+      // Still ringing or talking: the call has not ended, yet its first events are out, newest first.
+      expect(sandbox.participant('w', sessionId)?.state).not.toBe('ended');
+      expect(released).not.toContain('calltransfer.completed');
+      expect(released[0]).not.toBe('calltransfer.triggered');
+      expect(released.at(-1)).toBe('calltransfer.triggered');
     });
 
     it('delayMs: each delivery waits at least that long', async () => {
