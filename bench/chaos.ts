@@ -51,13 +51,25 @@ const TIMING: Partial<SandboxTiming> = {
   retryCapMs: 24_000,
 };
 /**
+ * While webhooks are reordered, each transfer's events are held up to this long, then delivered newest first. Daily
+ * promises no order, and its concurrent deliveries and retries reorder events by seconds, not by whole calls.
+ */
+const REORDER_HOLD_MS = 5_000;
+/**
+ * How long a transfer waits for Daily's `triggered` after a request with an unknown outcome. Once the leg is out of
+ * the room, a missing `triggered` is what makes the workflow send again, so the window must outlast the longest
+ * webhook delay here: held for the reorder (5 s), then first refused during the relay's outage (up to ~10 s) and
+ * delivered by the retry 21 s after that.
+ */
+const RECONCILE_WINDOW_SEC = 30;
+/**
  * Transfers start at a steady rate over this window and answered calls last one to two minutes, so that well over a
  * hundred are in flight at once while the event rate stays within what Temporal on SQLite (with fsync) keeps up with
  * on 2 shared cores: the run tests durability, not overload.
  */
 const START_WINDOW_SEC = 120;
 /** The whole run, transfers included, must end within this. */
-const DEADLINE_MS = 6 * 60_000;
+const DEADLINE_MS = 7 * 60_000;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Scenarios and what each must end in
@@ -83,6 +95,11 @@ interface Planned {
   request: TransferRequest;
   expected: Expected;
   scenarios: Array<[string, DestinationScenario]>;
+  /**
+   * A fault for the request that follows an earlier one, when the leg is already out of the room (a second
+   * destination, a rollback): there only Daily's `triggered` tells whether it took effect.
+   */
+  outsideRoomFault?: { toEndPoint: string; fault: Fault };
 }
 
 /** mulberry32: the run's timings are reproducible from `--seed`. */
@@ -113,10 +130,21 @@ function plan(
     afterMs: between(1_000, 5_000),
     hangUpAfterMs: between(60_000, 120_000),
   });
-  // The sandbox's `reorder` holds a transfer's events until nothing more is scheduled for it — for an answered call,
-  // until the callee hangs up — so a destination that answers gets a ring timeout longer than the longest call.
-  const ring = 150;
-  const base = { room, sessionId, requestId: `chaos-${index}`, reconcileWindowSec: 2, maxCallDurationSec: 240 };
+  // Long enough for any event's delays here: a reorder hold, then a delivery refused during an outage and retried.
+  const ring = 60;
+  const base = {
+    room,
+    sessionId,
+    requestId: `chaos-${index}`,
+    reconcileWindowSec: RECONCILE_WINDOW_SEC,
+    maxCallDurationSec: 240,
+  };
+  // Every second-destination and rollback request fails once: half with a 503 (no effect), half with the response
+  // lost after it took effect.
+  const outsideRoomFault = (toEndPoint: string) => ({
+    toEndPoint,
+    fault: (index % 8 < 4 ? { kind: 'server-error', status: 503 } : { kind: 'lost-response' }) satisfies Fault,
+  });
   switch (kind) {
     case 'answered': {
       const to = `sip:agent-${index}@pbx.chaos.example`;
@@ -146,6 +174,7 @@ function plan(
           [first, { kind: 'no-answer' }],
           [second, call()],
         ],
+        outsideRoomFault: outsideRoomFault(second),
         request: {
           ...base,
           attempts: [
@@ -171,7 +200,9 @@ function plan(
         kind,
         room,
         sessionId,
-        scenarios: [[to, { kind: 'busy', afterMs: between(5_000, 20_000) }]],
+        // Busy within the reorder hold, so that `completed` (busy) can arrive before `initiated`.
+        scenarios: [[to, { kind: 'busy', afterMs: between(1_000, REORDER_HOLD_MS - 1_000) }]],
+        outsideRoomFault: outsideRoomFault(roomSipUri),
         request: { ...base, attempts: [{ toEndPoint: to, answerTimeoutSec: ring }], onExhausted: 'rollback' },
         expected: {
           state: 'rolled_back',
@@ -205,14 +236,13 @@ function plan(
 }
 
 /**
- * API faults, dripped in during the run so they hit transfers at every stage. 5xx go to `sipRefer` only: every REFER
- * here is a first attempt, whose leg is still in the room, so the workflow can reconcile a 5xx through presence.
- * (A 5xx on a second destination or a rollback, where the leg is already out of the room, cannot be reconciled that
- * way — see README.) 429s and lost responses are safe for every request and go to both endpoints.
+ * API faults, dripped in during the run so they hit whichever requests come next, at every stage (on top of each
+ * plan's `outsideRoomFault`).
  */
 const FAULT_DRIP: Array<{ path: 'sipCallTransfer' | 'sipRefer'; fault: Fault }> = [
   { path: 'sipCallTransfer', fault: { kind: 'rate-limit', retryAfterSec: 1 } },
   { path: 'sipCallTransfer', fault: { kind: 'lost-response' } },
+  { path: 'sipCallTransfer', fault: { kind: 'server-error', status: 502 } },
   { path: 'sipRefer', fault: { kind: 'server-error', status: 503 } },
   { path: 'sipRefer', fault: { kind: 'lost-response' } },
   { path: 'sipRefer', fault: { kind: 'rate-limit' } },
@@ -376,6 +406,10 @@ async function main(): Promise<void> {
     for (const p of planned) {
       sandbox.addCaller(p.room, { sessionId: p.sessionId });
       for (const [to, scenario] of p.scenarios) sandbox.setScenario(to, scenario);
+      if (p.outsideRoomFault) {
+        const { toEndPoint, fault } = p.outsideRoomFault;
+        sandbox.queueFault({ path: 'sipCallTransfer', toEndPoint }, fault);
+      }
     }
     await waitForPollers(client, taskQueue, workers.length);
     const upSec = ((Date.now() - runStarted) / 1000).toFixed(1);
@@ -427,8 +461,11 @@ async function main(): Promise<void> {
       [
         20,
         () => {
-          log(`webhook faults on: every event twice${flags.reorder ? ', each transfer’s events in reverse' : ''}`);
-          sandbox.setWebhookFaults({ duplicate: 1, reorder: flags.reorder });
+          const reversed = flags.reorder
+            ? `, each transfer’s events held up to ${REORDER_HOLD_MS / 1000} s and reversed`
+            : '';
+          log(`webhook faults on: every event twice${reversed}`);
+          sandbox.setWebhookFaults({ duplicate: 1, reorder: flags.reorder, reorderHoldMs: REORDER_HOLD_MS });
         },
       ],
       [
