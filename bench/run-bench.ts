@@ -350,6 +350,7 @@ async function floorRun(rig: Rig, via: 'direct' | 'relay'): Promise<PhaseReport>
     via === 'direct' ? { kind: 'direct', client } : { kind: 'relay', url: relay.url, secret: relay.secret }
   );
   progress(via === 'direct' ? 'engine floor: direct signals' : 'engine floor: events through the relay');
+  const retriesBefore = source.retries;
   const pids = {
     worker: worker.pid,
     temporal: rig.temporal.pid,
@@ -382,6 +383,8 @@ async function floorRun(rig: Rig, via: 'direct' | 'relay'): Promise<PhaseReport>
   });
   await source.idle();
   if (source.failures > 0) throw new Error(`${source.failures} engine-floor events were not accepted`);
+  const retried = source.retries - retriesBefore;
+  if (retried > 0) progress(`  the relay refused ${retried} deliveries (503 under load); each was sent again`);
   const history = await meanHistoryLength(client, measured.samples);
   return report(
     via === 'direct' ? 'engine floor' : 'floor via relay',

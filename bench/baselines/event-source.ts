@@ -22,6 +22,9 @@ export interface Timeline {
   hangUpMs: number;
 }
 
+/** Like the sandbox's `exponential` webhook mode: 5 attempts, 1 s · 2^n apart. */
+const RELAY_ATTEMPTS = 5;
+
 export type Delivery = { kind: 'direct'; client: Client } | { kind: 'relay'; url: string; secret: string };
 
 interface Leg {
@@ -32,8 +35,10 @@ interface Leg {
 
 export class EventSource {
   readonly url: string;
-  /** Events not answered with success (relay non-200, signal errors): the bench has no faults, so should be 0. */
+  /** Events never answered with success (signal errors, or the relay refusing every retry): should be 0. */
   failures = 0;
+  /** Relay deliveries answered other than 200 and sent again, as Daily does (the relay's 503 under overload). */
+  retries = 0;
   private readonly sentAt = new Map<string, number>();
   private readonly inflight = new Set<Promise<void>>();
   private readonly agent = new Agent({ keepAliveTimeout: 10_000 });
@@ -140,18 +145,24 @@ export class EventSource {
       },
       event_ts: nowMs / 1000,
     });
-    const timestamp = Math.floor(nowMs / 1000).toString();
-    const res = await request(`${this.delivery.url}${WEBHOOK_PATH}`, {
-      method: 'POST',
-      dispatcher: this.agent,
-      headers: {
-        'content-type': 'application/json',
-        'x-webhook-timestamp': timestamp,
-        'x-webhook-signature': signWebhook(this.delivery.secret, timestamp, body),
-      },
-      body,
-    });
-    await res.body.dump();
-    if (res.statusCode !== 200) throw new Error(`relay answered ${res.statusCode}`);
+    const { url, secret } = this.delivery;
+    for (let attempt = 1; ; attempt += 1) {
+      const timestamp = Math.floor(Date.now() / 1000).toString();
+      const res = await request(`${url}${WEBHOOK_PATH}`, {
+        method: 'POST',
+        dispatcher: this.agent,
+        headers: {
+          'content-type': 'application/json',
+          'x-webhook-timestamp': timestamp,
+          'x-webhook-signature': signWebhook(secret, timestamp, body),
+        },
+        body,
+      });
+      await res.body.dump();
+      if (res.statusCode === 200) return;
+      if (attempt === RELAY_ATTEMPTS) throw new Error(`relay answered ${res.statusCode}`);
+      this.retries += 1;
+      await new Promise((resolve) => setTimeout(resolve, 1000 * 2 ** (attempt - 1)));
+    }
   }
 }
