@@ -109,7 +109,7 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
   const inbox = new EventInbox(input.sessionId);
   let cancelReason: string | undefined;
   let finished = false;
-  /** Set once a transfer request took effect, or may have: from then on the leg may be outside the room. */
+  /** Set once a transfer request took effect, or may have (unknown outcome): the leg may be out of the room. */
   let legMayBeOutsideRoom = false;
 
   setHandler(statusQuery, () => status);
@@ -201,6 +201,8 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
         return progress;
       }
       record.requests++;
+      // Presence can judge this request only if no earlier one may have taken the leg out of the room.
+      const outsideBefore = legMayBeOutsideRoom;
       const failure = await requestTransfer(input, attempt, record.index);
       if (!failure) break;
       if (failure.kind === 'retry-after') {
@@ -217,13 +219,14 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
       }
       // Unknown: did Daily act on it? Its `triggered` webhook (for this destination) says so. Without it, the leg
       // still being in the room says it did not. Only then is it safe to ask again.
+      legMayBeOutsideRoom = true;
       absorbEvents();
       const heard = await condition(() => {
         absorbEvents();
         return progress.triggered !== undefined || progress.initiated !== undefined || progress.outcome !== undefined;
       }, input.reconcileWindowSec * 1000);
       if (heard) break;
-      if (legMayBeOutsideRoom && patched(RESEND_UNHEARD_REQUEST_OUTSIDE_ROOM)) {
+      if (outsideBefore && patched(RESEND_UNHEARD_REQUEST_OUTSIDE_ROOM)) {
         // An earlier request may have taken the leg out of the room, so presence cannot tell. Daily sends
         // `triggered` for every request it accepts, and none came for this one within the window.
         log.warn('Transfer request outcome unknown and Daily never confirmed it; sending it again', {
@@ -238,6 +241,7 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
         break;
       }
       log.warn('Transfer request did not take effect; sending it again', { detail: failure.detail });
+      legMayBeOutsideRoom = outsideBefore;
     }
     legMayBeOutsideRoom = true;
 

@@ -2,8 +2,12 @@
  * `npm run histories:record`: runs representative transfers against a fresh stack and saves their histories here.
  * The replay test replays every file on each run, so a workflow change that would break running transfers fails CI.
  * Re-record only when adding scenarios; existing files are the compatibility contract: keep them.
+ *
+ * `outside-room-5xx-before-patch.json` has no scenario here: it was recorded with the workflow code from before patch
+ * `resend-unheard-request-outside-room` (a second destination's 5xx, taken as sent because the leg was not in the
+ * room), which today's code no longer produces. Transfers started by that code must still replay.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { statusQuery, type TransferRequest } from '../../src';
@@ -12,8 +16,8 @@ import { startStack, type TestStack } from '../helpers/stack';
 
 type Scenario = (stack: TestStack) => Promise<{ name: string; workflowId: string }>;
 
-// Usage: `npm run histories:record -- <name>…` records the named scenarios (all when none is named). Existing
-// files are kept unless named: they hold what earlier workflow code did, which patched() must keep replaying.
+// Usage: `npm run histories:record -- <name>…` records the named scenarios; with no name, those without a file yet.
+// Existing files are kept unless named: they hold what earlier workflow code did, which patched() must keep replaying.
 
 const scenarios: Scenario[] = [
   async (stack) => {
@@ -82,22 +86,6 @@ const scenarios: Scenario[] = [
     return { name: 'outside-room-5xx-resent', workflowId: started.workflowId };
   },
   async (stack) => {
-    // Recorded with the workflow code from before patch `resend-unheard-request-outside-room`: it took the leg's
-    // absence from the room as proof the 5xx'd request was sent. Transfers running that code must still replay.
-    const call = stack.newCall();
-    stack.sandbox.setScenario('sip:nobody@pbx.example.com', { kind: 'no-answer' });
-    stack.sandbox.setScenario('sip:second@pbx.example.com', { kind: 'no-answer' });
-    stack.sandbox.queueFault({ path: 'sipCallTransfer', toEndPoint: 'sip:second@pbx.example.com' }, { kind: 'server-error' });
-    const started = await stack.transfers.start(
-      base(call, [
-        { toEndPoint: 'sip:nobody@pbx.example.com', answerTimeoutSec: 1 },
-        { toEndPoint: 'sip:second@pbx.example.com', answerTimeoutSec: 1 },
-      ])
-    );
-    await started.handle.result();
-    return { name: 'outside-room-5xx-before-patch', workflowId: started.workflowId };
-  },
-  async (stack) => {
     // Search attributes the client set at start are not upserted again (patch `upsert-only-changed-attributes`).
     const call = stack.newCall();
     stack.sandbox.setScenario('sip:nobody@pbx.example.com', { kind: 'no-answer' });
@@ -145,14 +133,14 @@ async function main(): Promise<void> {
     const wanted = process.argv.slice(2);
     for (const scenario of scenarios) {
       const { name, workflowId } = await scenario(stack);
-      if (wanted.length > 0 && !wanted.includes(name)) continue;
+      const file = path.join(__dirname, `${name}.json`);
+      if (wanted.length > 0 ? !wanted.includes(name) : existsSync(file)) continue;
       // The CLI writes the canonical JSON form that historyFromJSON reads back.
       const json = execFileSync(
         cli,
         ['workflow', 'show', '--workflow-id', workflowId, '--address', stack.env.address, '--output', 'json'],
         { encoding: 'utf8' }
       );
-      const file = path.join(__dirname, `${name}.json`);
       writeFileSync(file, json);
       const events = (JSON.parse(json) as { events: unknown[] }).events.length;
       console.log(`recorded ${name} (${events} events) → ${path.relative(process.cwd(), file)}`);
