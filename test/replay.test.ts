@@ -29,7 +29,6 @@ test('the committed histories cover the representative scenarios', () => {
       'outside-room-5xx-resent.json',
       'reconciled-5xx-and-lost-response.json',
       'refer-after-429.json',
-      'second-answers-changed-attributes-only.json',
     ].sort()
   );
 });

@@ -22,7 +22,6 @@ import {
 import type { createActivities } from '../activities';
 import type * as inputActivities from '../activities/validate-input';
 import { maskEndpoint } from '../mask';
-import type { SearchAttributePair } from '@temporalio/common';
 import type {
   AttemptOutcome,
   AttemptRecord,
@@ -86,11 +85,6 @@ const ROLLBACK_KNOWS_CALLER_LEFT = 'rollback-knows-caller-left';
  * parked before a rollback), presence proves nothing, and a request that never reached Daily stranded the caller.
  */
 const RESEND_UNHEARD_REQUEST_OUTSIDE_ROOM = 'resend-unheard-request-outside-room';
-/**
- * Patch: search attributes used to be upserted whether or not they changed, repeating what the client set at start.
- * Each upsert is a history event and a visibility write: the cheapest part of the gap to the engine floor.
- */
-const UPSERT_ONLY_CHANGED_ATTRIBUTES = 'upsert-only-changed-attributes';
 
 /** How many times one destination is requested (429s, connection failures, reconciled unknowns) before giving up. */
 const MAX_REQUESTS_PER_ATTEMPT = 5;
@@ -134,23 +128,16 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
     cancelReason ??= 'canceled through Temporal';
   });
 
-  const onlyChangedAttributes = patched(UPSERT_ONLY_CHANGED_ATTRIBUTES);
-  /** Upserts what differs from the workflow's current search attributes (those set at start included). */
-  const upsertAttributes = (pairs: SearchAttributePair[]) => {
-    const current = workflowInfo().typedSearchAttributes;
-    const changed = onlyChangedAttributes ? pairs.filter((pair) => current.get(pair.key) !== pair.value) : pairs;
-    if (changed.length > 0) upsertSearchAttributes(changed);
-  };
   const setState = (state: TransferState, outcome?: AttemptOutcome) => {
     status.state = state;
     if (outcome) status.outcome = outcome;
-    upsertAttributes([
+    upsertSearchAttributes([
       { key: searchAttributes.state, value: state },
       ...(status.outcome ? [{ key: searchAttributes.outcome, value: status.outcome }] : []),
     ]);
     setCurrentDetails(describe(status));
   };
-  upsertAttributes([
+  upsertSearchAttributes([
     { key: searchAttributes.room, value: input.room },
     { key: searchAttributes.sessionId, value: input.sessionId },
     { key: searchAttributes.method, value: input.attempts[0]?.method ?? 'sipCallTransfer' },
@@ -338,7 +325,7 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
       const record = newRecord(index, attempt);
       status.attempts.push(record);
       status.currentAttempt = index;
-      upsertAttributes([{ key: searchAttributes.method, value: attempt.method }]);
+      upsertSearchAttributes([{ key: searchAttributes.method, value: attempt.method }]);
       const progress = await runAttempt(attempt, record);
       const outcome = finishAttempt(record, progress);
       status.outcome = outcome;

@@ -86,20 +86,6 @@ const scenarios: Scenario[] = [
     return { name: 'outside-room-5xx-resent', workflowId: started.workflowId };
   },
   async (stack) => {
-    // Search attributes the client set at start are not upserted again (patch `upsert-only-changed-attributes`).
-    const call = stack.newCall();
-    stack.sandbox.setScenario('sip:nobody@pbx.example.com', { kind: 'no-answer' });
-    stack.sandbox.setScenario('sip:backup@pbx.example.com', { kind: 'answer', afterMs: 50, hangUpAfterMs: 200 });
-    const started = await stack.transfers.start(
-      base(call, [
-        { toEndPoint: 'sip:nobody@pbx.example.com', answerTimeoutSec: 1 },
-        { toEndPoint: 'sip:backup@pbx.example.com' },
-      ])
-    );
-    await started.handle.result();
-    return { name: 'second-answers-changed-attributes-only', workflowId: started.workflowId };
-  },
-  async (stack) => {
     const call = stack.newCall();
     stack.sandbox.setScenario('sip:forever@pbx.example.com', { kind: 'no-answer' });
     const started = await stack.transfers.start({
