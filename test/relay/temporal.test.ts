@@ -158,12 +158,10 @@ describe('relay with Temporal unreachable', () => {
   });
   afterAll(() => relay?.close());
 
-  test('answers 503 within seconds so Daily retries, and /readyz is 503', async () => {
-    const started = Date.now();
+  test('answers 503 so Daily retries, and /readyz is 503', async () => {
     const event = transferEvent('calltransfer.initiated', { room: 'r', session_id: randomUUID() });
     const answer = await post(relay.url, signed(event));
     expect(answer).toEqual({ status: 503, body: expect.objectContaining({ error: 'temporal_unavailable' }) });
-    expect(Date.now() - started).toBeLessThan(10_000);
     expect((await fetch(`${relay.url}/readyz`)).status).toBe(503);
     expect((await fetch(`${relay.url}/healthz`)).status).toBe(200);
   });
