@@ -12,6 +12,11 @@ export interface DailyFailureDetails {
   status?: number;
   code?: string;
   info?: string;
+  /**
+   * Daily's Retry-After, for a 429. The workflow reads it here: `nextRetryDelay` does not survive the trip from
+   * activity to workflow (the SDK's failure converter rebuilds the failure without it).
+   */
+  retryAfterMs?: number;
 }
 
 /**
@@ -24,12 +29,13 @@ export function toApplicationFailure(err: DailyApiError, safety: RequestSafety):
   let nonRetryable = !err.retryable;
   if (safety === 'at-most-once' && err instanceof DailyServerError) nonRetryable = true;
   if (safety === 'idempotent' && err instanceof DailyOutcomeUnknownError) nonRetryable = false;
-  const details: DailyFailureDetails = { status: err.status, code: err.code, info: err.info };
+  const retryAfterMs = err instanceof DailyRateLimitedError ? err.retryAfterMs : undefined;
+  const details: DailyFailureDetails = { status: err.status, code: err.code, info: err.info, retryAfterMs };
   return ApplicationFailure.create({
     type: err.failureType,
     message: err.message,
     nonRetryable,
-    nextRetryDelay: err instanceof DailyRateLimitedError ? err.retryAfterMs : undefined,
+    nextRetryDelay: retryAfterMs,
     details: [details],
   });
 }

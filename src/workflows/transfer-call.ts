@@ -19,7 +19,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { createActivities } from '../activities';
+import type { createActivities, DailyFailureDetails } from '../activities';
 import type * as inputActivities from '../activities/validate-input';
 import { maskEndpoint } from '../mask';
 import type {
@@ -414,7 +414,7 @@ async function requestTransfer(
     const detail = `Daily: ${cause.message}`;
     switch (cause.type) {
       case FailureTypes.rateLimited:
-        return { kind: 'retry-after', delayMs: durationMs(cause.nextRetryDelay) };
+        return { kind: 'retry-after', delayMs: (cause.details?.[0] as DailyFailureDetails | undefined)?.retryAfterMs };
       case FailureTypes.networkError:
         return { kind: 'retry-after' };
       case FailureTypes.outcomeUnknown:
@@ -424,15 +424,6 @@ async function requestTransfer(
         return { kind: 'rejected', type: cause.type ?? 'unknown', detail };
     }
   }
-}
-
-function durationMs(duration: unknown): number | undefined {
-  if (typeof duration === 'number') return duration;
-  if (typeof duration === 'string') {
-    const match = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(duration.trim());
-    if (match) return Number(match[1]) * (match[2] === 'ms' ? 1 : 1000);
-  }
-  return undefined;
 }
 
 async function validated(raw: TransferInput): Promise<TransferInput> {

@@ -100,7 +100,7 @@ describe('activities', () => {
       expect(sandbox.requests({ path: 'sipCallTransfer' })).toHaveLength(0);
     });
 
-    it('passes Retry-After on as nextRetryDelay and lets Temporal retry a 429', async () => {
+    it('passes Retry-After on as nextRetryDelay and in the details (for the workflow), and lets Temporal retry a 429', async () => {
       const { room, sessionId } = callerInRoom();
       sandbox.queueFault({ path: 'sipCallTransfer' }, { kind: 'rate-limit', retryAfterSec: 2 });
       const failure = await failureOf(
@@ -109,7 +109,9 @@ describe('activities', () => {
       expect(failure.type).toBe(FailureTypes.rateLimited);
       expect(failure.nonRetryable).toBe(false);
       expect(failure.nextRetryDelay).toBe(2000);
-      expect(failure.details).toEqual([{ status: 429, code: 'rate-limit-error', info: 'Too many requests' }]);
+      expect(failure.details).toEqual([
+        { status: 429, code: 'rate-limit-error', info: 'Too many requests', retryAfterMs: 2000 },
+      ]);
     });
 
     it('leaves the backoff to the retry policy when a 429 has no Retry-After', async () => {

@@ -304,7 +304,8 @@ describe('webhook realities', () => {
 describe('Daily API failures, at most once', () => {
   test('429: waits for Retry-After, then sends again', async () => {
     const call = stack.newCall();
-    stack.sandbox.queueFault({ path: 'sipCallTransfer' }, { kind: 'rate-limit', retryAfterSec: 1 });
+    // 2 s: longer than the workflow's own first backoff (1 s), so only Daily's Retry-After explains the wait.
+    stack.sandbox.queueFault({ path: 'sipCallTransfer' }, { kind: 'rate-limit', retryAfterSec: 2 });
     stack.sandbox.setScenario('sip:busy-api@pbx.example.com', { kind: 'answer', afterMs: 50, hangUpAfterMs: 100 });
 
     const result = await transfer(call, [{ toEndPoint: 'sip:busy-api@pbx.example.com' }]);
@@ -313,7 +314,7 @@ describe('Daily API failures, at most once', () => {
     expect(result.attempts[0]?.requests).toBe(2);
     const sent = transferRequests(call);
     expect(sent.map((r) => r.status)).toEqual([429, 200]);
-    expect(sent[1]!.at - sent[0]!.at).toBeGreaterThanOrEqual(1000);
+    expect(sent[1]!.at - sent[0]!.at).toBeGreaterThanOrEqual(2000);
   });
 
   test('5xx: reconciles (no triggered, leg still in the room), then sends again', async () => {
