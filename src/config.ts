@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { TLSConfig } from '@temporalio/client';
 import { z } from 'zod';
+import { DEFAULT_DAILY_API_BASE } from './daily/client';
 import { TASK_QUEUE } from './shared';
 
 export class ConfigError extends Error {
@@ -101,11 +102,11 @@ export function parseEnv<S extends z.ZodType>(
   return parsed.data;
 }
 
-export const workerEnv = z.object({
+const workerEnv = z.object({
   ...temporalEnv,
   TEMPORAL_TASK_QUEUE: z.string().default(TASK_QUEUE),
   DAILY_API_KEY: z.string({ error: 'is required (the Daily API key, or the sandbox key locally)' }),
-  DAILY_API_URL: z.url().default('https://api.daily.co/v1'),
+  DAILY_API_URL: z.url().default(DEFAULT_DAILY_API_BASE),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
 

@@ -29,6 +29,10 @@ export function verifyWebhookSignature(
  */
 export function webhookTimestampToMs(header: string): number | undefined {
   if (!/^\d+(\.\d+)?$/.test(header.trim())) return undefined;
-  const value = Number(header);
+  return epochToMs(Number(header));
+}
+
+/** Epoch seconds, or milliseconds when too large to be seconds, to milliseconds. */
+export function epochToMs(value: number): number {
   return value > 1e11 ? value : value * 1000;
 }

@@ -7,6 +7,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { parseEnv } from '../config';
+import { DEFAULT_DAILY_API_BASE } from '../daily/client';
 import { Runtime } from '@temporalio/worker';
 import { createLogger, temporalLogger } from '../logger';
 import { startLocalStack } from './stack';
@@ -18,7 +19,7 @@ const localEnv = z.object({
   SANDBOX_PORT: z.coerce.number().int().min(1).max(65535).default(8090),
   SWITCHBOARD_DATA_DIR: z.string().default(path.join(process.cwd(), '.switchboard')),
   DAILY_API_KEY: z.string().min(1).optional(),
-  DAILY_API_URL: z.url().default('https://api.daily.co/v1'),
+  DAILY_API_URL: z.url().default(DEFAULT_DAILY_API_BASE),
   DAILY_WEBHOOK_SECRET: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('warn'),
 });

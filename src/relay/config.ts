@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { CrossCheck, TemporalConfig } from '../config';
 import { parseEnv, temporalConfigFrom, temporalEnv, temporalTlsPair } from '../config';
+import { DEFAULT_DAILY_API_BASE } from '../daily/client';
 import type { WebhookSecrets } from './webhook-auth';
 import { isBase64Secret } from './webhook-auth';
 
@@ -34,14 +35,14 @@ const secretsByDomain = z.string().transform((value, ctx) => {
   return secrets;
 });
 
-export const relayEnv = z.object({
+const relayEnv = z.object({
   ...temporalEnv,
   RELAY_PORT: port(8080),
   RELAY_HOST: z.string().default('0.0.0.0'),
   DAILY_WEBHOOK_SECRET: base64.optional(),
   DAILY_WEBHOOK_SECRETS: secretsByDomain.optional(),
   DAILY_API_KEY: z.string().optional(),
-  DAILY_API_URL: z.url().default('https://api.daily.co/v1'),
+  DAILY_API_URL: z.url().default(DEFAULT_DAILY_API_BASE),
   WEBHOOK_WATCHDOG_INTERVAL_SEC: z.coerce.number('must be a number of seconds').positive().default(60),
 });
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { DailyEvent, TransferEventType } from '../shared';
 import { TRANSFER_EVENT_TYPES } from '../shared';
+import { epochToMs } from '../daily/signature';
 
 /**
  * Daily's webhook bodies, parsed leniently: its docs and examples disagree on some types (`timestamp` is an integer
@@ -52,10 +53,8 @@ function isTransferEventType(type: string): type is TransferEventType {
   return (TRANSFER_EVENT_TYPES as readonly string[]).includes(type);
 }
 
-/** Epoch seconds or milliseconds (the same guess as the timestamp header) to milliseconds. */
-function toMs(value: number): number {
-  return value > 1e11 ? value : Math.round(value * 1000);
-}
+/** Epoch seconds or milliseconds (the same guess as the timestamp header) to whole milliseconds. */
+const toMs = (value: number): number => Math.round(epochToMs(value));
 
 /** Validates an already JSON-parsed, authenticated body and normalises transfer events for the workflow. */
 export function parseDailyWebhook(body: unknown): ParsedWebhook {

@@ -31,9 +31,6 @@ export interface SetupResult {
   secret?: string;
 }
 
-/** Switchboard acts on the transfer events only; the relay acknowledges anything else without a signal. */
-export const SWITCHBOARD_EVENT_TYPES: readonly string[] = TRANSFER_EVENT_TYPES;
-
 export function summarizeWebhook(webhook: DailyWebhook): WebhookSummary {
   return {
     uuid: webhook.uuid,
@@ -76,7 +73,7 @@ export async function setupWebhook(opts: {
   /** base64; Daily generates one when omitted. */
   hmac?: string;
 }): Promise<SetupResult> {
-  const eventTypes = [...(opts.eventTypes ?? SWITCHBOARD_EVENT_TYPES)];
+  const eventTypes = [...(opts.eventTypes ?? TRANSFER_EVENT_TYPES)];
   const settings: WebhookSettings = { url: opts.url, retryType: 'exponential', eventTypes };
   if (opts.hmac !== undefined) settings.hmac = opts.hmac;
 
@@ -107,5 +104,5 @@ export async function webhookStatus(opts: {
   const webhook = pickWebhook(await opts.daily.listWebhooks(), opts.url);
   if (webhook === undefined) return { problems: ['no webhook configured: run `switchboard webhook setup`'] };
   const summary = summarizeWebhook(webhook);
-  return { webhook: summary, problems: problemsOf(summary, opts.url, opts.eventTypes ?? SWITCHBOARD_EVENT_TYPES) };
+  return { webhook: summary, problems: problemsOf(summary, opts.url, opts.eventTypes ?? TRANSFER_EVENT_TYPES) };
 }

@@ -5,7 +5,8 @@ import { WEBHOOK_PATH } from '../../src/relay/app';
 import { createRelayMetrics } from '../../src/relay/metrics';
 import type { RunningRelay } from '../../src/relay/server';
 import { startRelay } from '../../src/relay/server';
-import { setupWebhook, SWITCHBOARD_EVENT_TYPES, webhookStatus } from '../../src/relay/webhook-setup';
+import { TRANSFER_EVENT_TYPES } from '../../src/shared';
+import { setupWebhook, webhookStatus } from '../../src/relay/webhook-setup';
 import { startWebhookWatchdog } from '../../src/relay/webhook-watchdog';
 import type { Sandbox } from '../../src/sandbox';
 import { startSandbox } from '../../src/sandbox';
@@ -62,7 +63,7 @@ describe('setupWebhook / webhookStatus', () => {
     const result = await setupWebhook({ daily, url: hookUrl, hmac: SECRET });
     expect(result).toMatchObject({
       action: 'created',
-      webhook: { url: hookUrl, state: 'ACTIVE', retryType: 'exponential', eventTypes: [...SWITCHBOARD_EVENT_TYPES] },
+      webhook: { url: hookUrl, state: 'ACTIVE', retryType: 'exponential', eventTypes: [...TRANSFER_EVENT_TYPES] },
       secret: SECRET,
     });
     expect(sandbox.webhooks()).toMatchObject([{ url: hookUrl, retryType: 'exponential', hmac: SECRET }]);
@@ -86,7 +87,7 @@ describe('setupWebhook / webhookStatus', () => {
     ]);
     expect(await setupWebhook({ daily, url: hookUrl, hmac: SECRET })).toMatchObject({
       action: 'updated',
-      webhook: { retryType: 'exponential', eventTypes: [...SWITCHBOARD_EVENT_TYPES] },
+      webhook: { retryType: 'exponential', eventTypes: [...TRANSFER_EVENT_TYPES] },
     });
     expect((await webhookStatus({ daily, url: hookUrl })).problems).toEqual([]);
   });
