@@ -9,7 +9,7 @@ import type { TransferInput } from './shared';
 const SIP_URI = /^sips?:[^\s@]+@[^\s@]+$|^sips?:[A-Za-z0-9.-]+(:\d+)?(;\S*)?$/;
 const E164 = /^\+[1-9]\d{6,14}$/;
 
-export const isSipUri = (value: string): boolean => SIP_URI.test(value);
+const isSipUri = (value: string): boolean => SIP_URI.test(value);
 export const isE164 = (value: string): boolean => E164.test(value);
 
 export const DEFAULTS = {
@@ -65,9 +65,9 @@ function checkDestination(
   }
 }
 
-export const TransferAttemptSchema = z.object(destinationFields).strict().superRefine(checkDestination);
+const TransferAttemptSchema = z.object(destinationFields).strict().superRefine(checkDestination);
 
-export const OnExhaustedSchema = z.discriminatedUnion('action', [
+const OnExhaustedSchema = z.discriminatedUnion('action', [
   z.object({ action: z.literal('rollback'), returnTo: sipOnly.optional() }).strict(),
   z.object({ action: z.literal('refer'), toEndPoint: sipOnly }).strict(),
   z.object({ action: z.literal('hangup') }).strict(),

@@ -4,7 +4,7 @@
  */
 
 /** `+15551230000` → `+1•••••••000`; keeps the country-code digit and the last three. */
-export function maskPhoneNumber(number: string): string {
+function maskPhoneNumber(number: string): string {
   const digits = number.replace(/^\+/, '');
   if (digits.length <= 4) return '•'.repeat(number.length);
   return `+${digits.slice(0, 1)}${'•'.repeat(digits.length - 4)}${digits.slice(-3)}`;

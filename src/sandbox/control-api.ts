@@ -7,7 +7,7 @@ import { ENDPOINTS } from './types';
 // Control bodies are validated strictly so that a typo (`afterMS`) is a 400 naming the field, not a silent default.
 const ms = z.number().int().min(0);
 
-export const scenarioSchema: z.ZodType<DestinationScenario> = z.discriminatedUnion('kind', [
+const scenarioSchema: z.ZodType<DestinationScenario> = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('answer'), afterMs: ms, hangUpAfterMs: ms.optional() }),
   z.strictObject({ kind: z.literal('no-answer') }),
   z.strictObject({ kind: z.literal('busy'), afterMs: ms.optional() }),
@@ -17,7 +17,7 @@ export const scenarioSchema: z.ZodType<DestinationScenario> = z.discriminatedUni
   z.strictObject({ kind: z.literal('refer-reject'), afterMs: ms.optional() }),
 ]);
 
-export const faultSchema: z.ZodType<Fault> = z.discriminatedUnion('kind', [
+const faultSchema: z.ZodType<Fault> = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('server-error'), status: z.number().int().min(500).max(599).optional() }),
   z.strictObject({ kind: z.literal('rate-limit'), retryAfterSec: z.number().int().min(0).optional() }),
   z.strictObject({ kind: z.literal('lost-response') }),
@@ -25,7 +25,7 @@ export const faultSchema: z.ZodType<Fault> = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('call-closed') }),
 ]);
 
-export const modelSchema: z.ZodType<Partial<SandboxModel>> = z.strictObject({
+const modelSchema: z.ZodType<Partial<SandboxModel>> = z.strictObject({
   failedTransferLeg: z.enum(['parked', 'dropped']).optional(),
   completedStatus: z.enum(['extended', 'docs']).optional(),
   okAsString: z.boolean().optional(),

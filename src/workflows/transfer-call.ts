@@ -19,7 +19,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { createActivities, DailyFailureDetails } from '../activities';
+import type { Activities, DailyFailureDetails } from '../activities';
 import type * as inputActivities from '../activities/validate-input';
 import { maskEndpoint } from '../mask';
 import type {
@@ -44,8 +44,6 @@ import {
 } from '../shared';
 import { EventInbox, record as eventRecord } from './event-inbox';
 import { applyEvent, decideFromEvents, type AttemptProgress } from './outcome';
-
-type Activities = ReturnType<typeof createActivities>;
 
 /** Daily's transfer POST is not idempotent: never let Temporal retry it. Retrying is the workflow's decision. */
 const TRANSFER_REQUEST_OPTIONS = { startToCloseTimeout: '15s', retry: { maximumAttempts: 1 } } as const;
@@ -200,7 +198,7 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
       }
       if (failure.kind === 'rejected') {
         // The leg is gone once an earlier destination took the caller out of the room and they hung up.
-        const legGone = failure.type === FailureTypes.invalidSession && status.attempts.some((a) => a !== record);
+        const legGone = failure.type === FailureTypes.invalidSession && record.index > 0;
         decide(legGone ? 'caller-hung-up' : 'api-error', failure.detail);
         return progress;
       }
