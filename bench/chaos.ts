@@ -145,94 +145,81 @@ function plan(
     toEndPoint,
     fault: (index % 8 < 4 ? { kind: 'server-error', status: 503 } : { kind: 'lost-response' }) satisfies Fault,
   });
-  switch (kind) {
-    case 'answered': {
-      const to = `sip:agent-${index}@pbx.chaos.example`;
-      return {
-        index,
-        kind,
-        room,
-        sessionId,
-        scenarios: [[to, call()]],
-        request: { ...base, attempts: [{ toEndPoint: to, answerTimeoutSec: ring }], onExhausted: 'none' },
-        expected: {
-          state: 'completed',
-          attempts: [{ method: 'sipCallTransfer', toEndPoint: to, outcome: 'answered' }],
-          leg: 'ended',
-        },
-      };
-    }
-    case 'second-answers': {
-      const first = `sip:nobody-${index}@pbx.chaos.example`;
-      const second = `sip:backup-${index}@pbx.chaos.example`;
-      return {
-        index,
-        kind,
-        room,
-        sessionId,
-        scenarios: [
-          [first, { kind: 'no-answer' }],
-          [second, call()],
-        ],
-        outsideRoomFault: outsideRoomFault(second),
-        request: {
-          ...base,
-          attempts: [
-            { toEndPoint: first, answerTimeoutSec: 3 },
-            { toEndPoint: second, answerTimeoutSec: ring },
+  const perKind = (): Omit<Planned, 'index' | 'kind' | 'room' | 'sessionId'> => {
+    switch (kind) {
+      case 'answered': {
+        const to = `sip:agent-${index}@pbx.chaos.example`;
+        return {
+          scenarios: [[to, call()]],
+          request: { ...base, attempts: [{ toEndPoint: to, answerTimeoutSec: ring }], onExhausted: 'none' },
+          expected: {
+            state: 'completed',
+            attempts: [{ method: 'sipCallTransfer', toEndPoint: to, outcome: 'answered' }],
+            leg: 'ended',
+          },
+        };
+      }
+      case 'second-answers': {
+        const first = `sip:nobody-${index}@pbx.chaos.example`;
+        const second = `sip:backup-${index}@pbx.chaos.example`;
+        return {
+          scenarios: [
+            [first, { kind: 'no-answer' }],
+            [second, call()],
           ],
-          onExhausted: 'none',
-        },
-        expected: {
-          state: 'completed',
-          attempts: [
-            { method: 'sipCallTransfer', toEndPoint: first, outcome: 'no-answer' },
-            { method: 'sipCallTransfer', toEndPoint: second, outcome: 'answered' },
-          ],
-          leg: 'ended',
-        },
-      };
+          outsideRoomFault: outsideRoomFault(second),
+          request: {
+            ...base,
+            attempts: [
+              { toEndPoint: first, answerTimeoutSec: 3 },
+              { toEndPoint: second, answerTimeoutSec: ring },
+            ],
+            onExhausted: 'none',
+          },
+          expected: {
+            state: 'completed',
+            attempts: [
+              { method: 'sipCallTransfer', toEndPoint: first, outcome: 'no-answer' },
+              { method: 'sipCallTransfer', toEndPoint: second, outcome: 'answered' },
+            ],
+            leg: 'ended',
+          },
+        };
+      }
+      case 'busy-rollback': {
+        const to = `+1555${String(1_000_000 + index).slice(-7)}`;
+        return {
+          // Busy within the reorder hold, so that `completed` (busy) can arrive before `initiated`.
+          scenarios: [[to, { kind: 'busy', afterMs: between(1_000, REORDER_HOLD_MS - 1_000) }]],
+          outsideRoomFault: outsideRoomFault(roomSipUri),
+          request: { ...base, attempts: [{ toEndPoint: to, answerTimeoutSec: ring }], onExhausted: 'rollback' },
+          expected: {
+            state: 'rolled_back',
+            attempts: [{ method: 'sipCallTransfer', toEndPoint: to, outcome: 'busy' }],
+            fallback: { action: 'rollback', toEndPoint: roomSipUri },
+            leg: 'back-in-room',
+          },
+        };
+      }
+      case 'refer': {
+        const to = `sip:ivr-${index}@pbx.chaos.example`;
+        return {
+          scenarios: [[to, { kind: 'refer-accept', afterMs: between(1_000, 3_000) }]],
+          request: {
+            ...base,
+            attempts: [{ method: 'sipRefer', toEndPoint: to, answerTimeoutSec: ring }],
+            onExhausted: 'none',
+          },
+          expected: {
+            state: 'completed',
+            attempts: [{ method: 'sipRefer', toEndPoint: to, outcome: 'answered' }],
+            leg: 'transferred',
+          },
+        };
+      }
     }
-    case 'busy-rollback': {
-      const to = `+1555${String(1_000_000 + index).slice(-7)}`;
-      return {
-        index,
-        kind,
-        room,
-        sessionId,
-        // Busy within the reorder hold, so that `completed` (busy) can arrive before `initiated`.
-        scenarios: [[to, { kind: 'busy', afterMs: between(1_000, REORDER_HOLD_MS - 1_000) }]],
-        outsideRoomFault: outsideRoomFault(roomSipUri),
-        request: { ...base, attempts: [{ toEndPoint: to, answerTimeoutSec: ring }], onExhausted: 'rollback' },
-        expected: {
-          state: 'rolled_back',
-          attempts: [{ method: 'sipCallTransfer', toEndPoint: to, outcome: 'busy' }],
-          fallback: { action: 'rollback', toEndPoint: roomSipUri },
-          leg: 'back-in-room',
-        },
-      };
-    }
-    case 'refer': {
-      const to = `sip:ivr-${index}@pbx.chaos.example`;
-      return {
-        index,
-        kind,
-        room,
-        sessionId,
-        scenarios: [[to, { kind: 'refer-accept', afterMs: between(1_000, 3_000) }]],
-        request: {
-          ...base,
-          attempts: [{ method: 'sipRefer', toEndPoint: to, answerTimeoutSec: ring }],
-          onExhausted: 'none',
-        },
-        expected: {
-          state: 'completed',
-          attempts: [{ method: 'sipRefer', toEndPoint: to, outcome: 'answered' }],
-          leg: 'transferred',
-        },
-      };
-    }
-  }
+  };
+  return { index, kind, room, sessionId, ...perKind() };
 }
 
 /**
@@ -697,6 +684,7 @@ function checkRequests(planned: Planned[], results: Map<number, TransferResult |
   const failures: string[] = [];
   const refused = new Map<string, number>();
   let effective = 0;
+  let lost = 0;
   for (const p of planned) {
     const sent = sandbox
       .requests({ room: p.room })
@@ -707,6 +695,7 @@ function checkRequests(planned: Planned[], results: Map<number, TransferResult |
       if (!tookEffect.includes(r)) refused.set(String(r.status), (refused.get(String(r.status)) ?? 0) + 1);
     }
     effective += tookEffect.length;
+    lost += sent.filter((r) => r.faulted === 'lost-response').length;
     const result = results.get(p.index);
     if (!result || result instanceof Error) {
       failures.push(`#${p.index} ${p.kind}: no result to compare ${tookEffect.length} requests with`);
@@ -726,10 +715,6 @@ function checkRequests(planned: Planned[], results: Map<number, TransferResult |
       );
     }
   }
-  const lost = planned.reduce(
-    (n, p) => n + sandbox.requests({ room: p.room }).filter((r) => r.faulted === 'lost-response').length,
-    0
-  );
   const refusals = [...refused].map(([status, n]) => `${n}×${status}`).join(', ') || 'none';
   return {
     name: 'exactly one transfer request per attempt',
