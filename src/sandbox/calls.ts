@@ -1,4 +1,5 @@
 import { randomInt, randomUUID } from 'node:crypto';
+import type { TransferMethod } from '../shared';
 import type { EventFactory, LegFacts, TransferFacts } from './events';
 import type { Scheduler } from './scheduler';
 import type {
@@ -41,13 +42,11 @@ export interface Leg extends LegFacts {
 
 interface Transfer {
   group: string;
-  method: 'sipCallTransfer' | 'sipRefer';
+  method: TransferMethod;
   facts: TransferFacts;
   leg: Leg;
   timers: Set<NodeJS.Timeout>;
 }
-
-export type TransferMethod = Transfer['method'];
 
 /** A driver asked for something the sandbox's state does not allow (a caller in a room that does not exist...). */
 export class SandboxStateError extends Error {
@@ -197,10 +196,10 @@ export class Calls {
         this.endInRoomLeg(leg);
       } else {
         // The leg already left the room at `initiated`; a ring in progress is cancelled.
-        const events =
-          leg.state === 'ringing' && transfer && this.extended()
-            ? [this.completed(transfer, 'canceled'), this.deps.events.dial(leg, 'stopped')]
-            : [this.deps.events.dial(leg, 'stopped')];
+        const events = [
+          ...(leg.state === 'ringing' && transfer ? this.completedIfExtended(transfer, 'canceled') : []),
+          this.deps.events.dial(leg, 'stopped'),
+        ];
         leg.state = 'ended';
         this.deps.sink.emit(events, transfer?.group);
         if (transfer) this.deps.sink.settle(transfer.group);

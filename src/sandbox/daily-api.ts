@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { Calls, Room, TransferMethod } from './calls';
+import type { TransferMethod } from '../shared';
+import type { Calls, Room } from './calls';
 import type { FaultQueue } from './faults';
 import type { RequestLog } from './request-log';
 import type { Endpoint, Fault, SandboxModel } from './types';
