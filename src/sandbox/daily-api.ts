@@ -34,7 +34,8 @@ function apiError(status: number, error: string, info: string): ApiReply {
 
 const isSipUri = (s: string): boolean => /^sips?:\S+$/i.test(s);
 const isE164 = (s: string): boolean => /^\+[1-9]\d{1,14}$/.test(s);
-const isBase64 = (s: string): boolean => s.length > 0 && s.length % 4 === 0 && /^[A-Za-z0-9+/]+={0,2}$/.test(s);
+/** What the sandbox's `POST /v1/webhooks` accepts as an `hmac`. */
+export const isBase64 = (s: string): boolean => s.length > 0 && s.length % 4 === 0 && /^[A-Za-z0-9+/]+={0,2}$/.test(s);
 const isHttpUrl = (s: string): boolean => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol);
 
 const requiredString = z.string({ error: (iss) => (iss.input === undefined ? 'is required' : 'must be a string') });

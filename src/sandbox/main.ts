@@ -5,6 +5,7 @@
  * webhook at startup, with exponential retries so that a relay that is briefly down does not switch it off.
  */
 import { request } from 'undici';
+import { isBase64 } from './daily-api';
 import { DEFAULT_PORT, startSandbox } from './server';
 import type { Sandbox } from './types';
 
@@ -20,7 +21,8 @@ function readConfig(): { port: number; host?: string; webhook?: { url: string; s
   if ((url === undefined) !== (secret === undefined)) {
     throw new Error('set both SANDBOX_WEBHOOK_URL and SANDBOX_WEBHOOK_SECRET, or neither');
   }
-  if (secret !== undefined && !/^[A-Za-z0-9+/]+={0,2}$/.test(secret)) {
+  // The same check its webhook API applies: a secret it would refuse must fail here, not retry for ever.
+  if (secret !== undefined && !isBase64(secret)) {
     throw new Error('SANDBOX_WEBHOOK_SECRET must be base64, like the hmac Daily generates');
   }
   // In a container the sandbox must listen on all interfaces (SANDBOX_HOST=0.0.0.0) for the worker to reach it.
