@@ -2,8 +2,10 @@
  * Environment configuration for the production processes, validated once at start. Errors name every bad or
  * missing variable, never their values (some are secrets).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import type { TLSConfig } from '@temporalio/client';
+import { loadClientConfigProfile, toClientOptions } from '@temporalio/envconfig';
+import type { ClientConfigProfile, ClientConfigTLS } from '@temporalio/envconfig';
 import { z } from 'zod';
 import { DEFAULT_DAILY_API_BASE } from './daily/client';
 import { TASK_QUEUE } from './shared';
@@ -18,65 +20,125 @@ export class ConfigError extends Error {
   }
 }
 
-/** Variables every process that talks to Temporal reads. */
+const tlsFlag = z.enum(['true', 'false', '1', '0'], { error: 'must be true, false, 1 or 0' });
+
+/**
+ * Variables every process that talks to Temporal reads: Temporal's own environment configuration (the names its CLI
+ * and SDKs read, resolved by `@temporalio/envconfig` together with a TOML profile), plus Switchboard's original
+ * `TEMPORAL_TLS_CERT_PATH`/`TEMPORAL_TLS_KEY_PATH`, kept as aliases of `TEMPORAL_TLS_CLIENT_CERT_PATH`/`_KEY_PATH`.
+ * No defaults here: a default would hide the profile's value; they are applied after the profile.
+ */
 export const temporalEnv = {
-  TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
-  TEMPORAL_NAMESPACE: z.string().default('default'),
+  TEMPORAL_ADDRESS: z.string().optional(),
+  TEMPORAL_NAMESPACE: z.string().optional(),
   TEMPORAL_API_KEY: z.string().optional(),
+  TEMPORAL_PROFILE: z.string().optional(),
+  TEMPORAL_CONFIG_FILE: z.string().optional(),
+  TEMPORAL_TLS: tlsFlag.optional(),
   TEMPORAL_TLS_CERT_PATH: z.string().optional(),
   TEMPORAL_TLS_KEY_PATH: z.string().optional(),
+  TEMPORAL_TLS_CLIENT_CERT_PATH: z.string().optional(),
+  TEMPORAL_TLS_CLIENT_KEY_PATH: z.string().optional(),
+  TEMPORAL_TLS_CLIENT_CERT_DATA: z.string().optional(),
+  TEMPORAL_TLS_CLIENT_KEY_DATA: z.string().optional(),
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH: z.string().optional(),
+  TEMPORAL_TLS_SERVER_CA_CERT_DATA: z.string().optional(),
+  TEMPORAL_TLS_SERVER_NAME: z.string().optional(),
 };
 
+export const DEFAULT_TEMPORAL_ADDRESS = '127.0.0.1:7233';
+export const DEFAULT_TEMPORAL_NAMESPACE = 'default';
+
+/** A Temporal client's settings, resolved from a config file profile and the environment (which wins). */
 export interface TemporalConfig {
   address: string;
   namespace: string;
+  /** The config file's profile that was asked for (`--profile`, `TEMPORAL_PROFILE`); otherwise `default`, if any. */
+  profile?: string;
   /** Temporal Cloud API key; implies TLS. */
   apiKey?: string;
-  /** mTLS client certificate and key files. */
-  tls?: { certPath: string; keyPath: string };
+  /** TLS as Temporal's environment configuration describes it; certificate files are read when connecting. */
+  tls?: ClientConfigTLS;
+  /** gRPC headers sent with every call (a profile's `grpc_meta`, `TEMPORAL_GRPC_META_<NAME>`). */
+  grpcMeta?: Record<string, string>;
 }
 
 type TemporalEnv = z.output<z.ZodObject<typeof temporalEnv>>;
 
-export function temporalConfigFrom(env: TemporalEnv): TemporalConfig {
+/** What envconfig reads from the real environment besides our validated variables: where the config file lives. */
+const CONFIG_DIR_VARIABLES = ['HOME', 'XDG_CONFIG_HOME', 'APPDATA'];
+const GRPC_META_PREFIX = 'TEMPORAL_GRPC_META_';
+
+/**
+ * Resolves the Temporal client settings with `@temporalio/envconfig`, as Temporal's CLI does: the profile named by
+ * `TEMPORAL_PROFILE` (else `default`) of the TOML file at `TEMPORAL_CONFIG_FILE` (else
+ * `~/.config/temporalio/temporal.toml`), overridden by the `TEMPORAL_*` variables. `validated` holds those variables
+ * (empty ones already dropped); `env` is read only for the config file's location and gRPC headers.
+ */
+export function temporalConfigFrom(validated: TemporalEnv, env: NodeJS.ProcessEnv = process.env): TemporalConfig {
+  const vars: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value && (CONFIG_DIR_VARIABLES.includes(name) || name.startsWith(GRPC_META_PREFIX))) vars[name] = value;
+  }
+  const { TEMPORAL_TLS_CERT_PATH: certAlias, TEMPORAL_TLS_KEY_PATH: keyAlias, ...standard } = validated;
+  for (const [name, value] of Object.entries(standard)) if (value !== undefined) vars[name] = value;
+  if (certAlias !== undefined) vars.TEMPORAL_TLS_CLIENT_CERT_PATH = certAlias;
+  if (keyAlias !== undefined) vars.TEMPORAL_TLS_CLIENT_KEY_PATH = keyAlias;
+
+  // envconfig ignores a missing config file, which is right for the default location but hides a typo in an
+  // explicit one.
+  if (validated.TEMPORAL_CONFIG_FILE !== undefined && !existsSync(validated.TEMPORAL_CONFIG_FILE)) {
+    throw new ConfigError('Temporal client', [`TEMPORAL_CONFIG_FILE: no such file ${validated.TEMPORAL_CONFIG_FILE}`]);
+  }
+  let profile: ClientConfigProfile;
+  try {
+    profile = loadClientConfigProfile({ overrideEnvVars: vars });
+  } catch (err) {
+    const message = (err as Error).message;
+    const issue = /^Profile '.*' not found/.test(message)
+      ? `TEMPORAL_PROFILE: no profile "${validated.TEMPORAL_PROFILE}" in the Temporal config file (TEMPORAL_CONFIG_FILE, default ~/.config/temporalio/temporal.toml)`
+      : `TEMPORAL_CONFIG_FILE: cannot use the Temporal config file: ${message}`;
+    throw new ConfigError('Temporal client', [issue]);
+  }
   return {
-    address: env.TEMPORAL_ADDRESS,
-    namespace: env.TEMPORAL_NAMESPACE,
-    apiKey: env.TEMPORAL_API_KEY,
-    tls:
-      env.TEMPORAL_TLS_CERT_PATH && env.TEMPORAL_TLS_KEY_PATH
-        ? { certPath: env.TEMPORAL_TLS_CERT_PATH, keyPath: env.TEMPORAL_TLS_KEY_PATH }
-        : undefined,
+    address: profile.address ?? DEFAULT_TEMPORAL_ADDRESS,
+    namespace: profile.namespace ?? DEFAULT_TEMPORAL_NAMESPACE,
+    profile: validated.TEMPORAL_PROFILE,
+    apiKey: profile.apiKey,
+    tls: profile.tls,
+    grpcMeta: profile.grpcMeta,
   };
 }
 
 /** A rule across variables, checked on the raw environment so it is reported beside per-variable errors. */
 export type CrossCheck = (env: Readonly<Record<string, string>>) => string[];
 
-export const temporalTlsPair: CrossCheck = (env) =>
-  (env.TEMPORAL_TLS_CERT_PATH === undefined) !== (env.TEMPORAL_TLS_KEY_PATH === undefined)
+export const temporalTlsPair: CrossCheck = (env) => [
+  ...((env.TEMPORAL_TLS_CERT_PATH === undefined) !== (env.TEMPORAL_TLS_KEY_PATH === undefined)
     ? ['TEMPORAL_TLS_CERT_PATH: TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH go together']
-    : [];
+    : []),
+  ...(['CERT', 'KEY'] as const).flatMap((part) =>
+    env[`TEMPORAL_TLS_${part}_PATH`] !== undefined && env[`TEMPORAL_TLS_CLIENT_${part}_PATH`] !== undefined
+      ? [`TEMPORAL_TLS_${part}_PATH: set it or TEMPORAL_TLS_CLIENT_${part}_PATH, not both`]
+      : []
+  ),
+];
 
 /** Options for `Connection.connect` and `NativeConnection.connect` (self-hosted, mTLS, or Temporal Cloud). */
 export function temporalConnectionOptions(config: TemporalConfig): {
   address: string;
   tls?: TLSConfig | boolean;
   apiKey?: string;
+  metadata?: Record<string, string>;
 } {
-  const read = (file: string) => {
-    try {
-      return readFileSync(file);
-    } catch (err) {
-      throw new Error(`cannot read TEMPORAL_TLS_CERT_PATH/TEMPORAL_TLS_KEY_PATH ${file}: ${(err as Error).message}`);
-    }
-  };
-  const tls = config.tls
-    ? { clientCertPair: { crt: read(config.tls.certPath), key: read(config.tls.keyPath) } }
-    : config.apiKey
-      ? true
-      : undefined;
-  return { address: config.address, tls, apiKey: config.apiKey };
+  let tls: TLSConfig | boolean | undefined;
+  try {
+    // TLS when the profile or environment asks for it, or implied by an API key (Temporal Cloud).
+    tls = toClientOptions(config).connectionOptions.tls ?? undefined;
+  } catch (err) {
+    throw new Error(`cannot read a TLS certificate or key of the Temporal connection: ${(err as Error).message}`);
+  }
+  return { address: config.address, tls, apiKey: config.apiKey, metadata: config.grpcMeta };
 }
 
 /**
@@ -120,7 +182,7 @@ export interface WorkerConfig {
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const parsed = parseEnv('worker', workerEnv, env, [temporalTlsPair]);
   return {
-    temporal: temporalConfigFrom(parsed),
+    temporal: temporalConfigFrom(parsed, env),
     taskQueue: parsed.TEMPORAL_TASK_QUEUE,
     daily: { apiKey: parsed.DAILY_API_KEY, apiUrl: parsed.DAILY_API_URL },
     logLevel: parsed.LOG_LEVEL,

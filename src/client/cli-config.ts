@@ -10,6 +10,8 @@ import { TASK_QUEUE } from '../shared';
 export interface TemporalFlags {
   address?: string;
   namespace?: string;
+  /** A profile of Temporal's config file (TOML), as `temporal --profile` takes. */
+  profile?: string;
   taskQueue?: string;
 }
 
@@ -41,10 +43,11 @@ export function cliTemporalConfig(env: NodeJS.ProcessEnv, flags: TemporalFlags):
   const merged = withFlags(env, {
     TEMPORAL_ADDRESS: flags.address,
     TEMPORAL_NAMESPACE: flags.namespace,
+    TEMPORAL_PROFILE: flags.profile,
     TEMPORAL_TASK_QUEUE: flags.taskQueue,
   });
   const parsed = parseEnv('switchboard', temporalSchema, merged, [temporalTlsPair]);
-  return { temporal: temporalConfigFrom(parsed), taskQueue: parsed.TEMPORAL_TASK_QUEUE };
+  return { temporal: temporalConfigFrom(parsed, merged), taskQueue: parsed.TEMPORAL_TASK_QUEUE };
 }
 
 const dailySchema = z.object({

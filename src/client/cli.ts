@@ -63,7 +63,9 @@ const HELP_EPILOG = [
   ),
   '',
   'Environment (flags take precedence): TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE,',
-  'TEMPORAL_API_KEY, TEMPORAL_TLS_CERT_PATH + TEMPORAL_TLS_KEY_PATH; DAILY_API_KEY, DAILY_API_URL (webhook commands).',
+  'TEMPORAL_API_KEY, TEMPORAL_TLS_CERT_PATH + TEMPORAL_TLS_KEY_PATH and the other TEMPORAL_* variables of',
+  "Temporal's environment configuration, over the profile (--profile, TEMPORAL_PROFILE) of its config file",
+  '(TEMPORAL_CONFIG_FILE, default ~/.config/temporalio/temporal.toml); DAILY_API_KEY, DAILY_API_URL (webhook commands).',
 ].join('\n');
 
 /** A failure the CLI explains in one line and maps to its exit code. */
@@ -196,7 +198,7 @@ async function withTransfers<T>(
   try {
     options = temporalConnectionOptions(temporal);
   } catch (err) {
-    // An unreadable TLS certificate or key: its message names the variable and the file.
+    // An unreadable TLS certificate or key: its message names the file.
     throw new CliError(messageOf(err), EXIT_CODES.usage);
   }
   ctx.temporalAddress = temporal.address;
@@ -434,7 +436,11 @@ async function webhookStatusCommand(
 function temporalOptions(command: Command): Command {
   return command
     .option('--address <host:port>', 'Temporal server (TEMPORAL_ADDRESS; default 127.0.0.1:7233)')
-    .option('--namespace <name>', 'Temporal namespace (TEMPORAL_NAMESPACE; default "default")');
+    .option('--namespace <name>', 'Temporal namespace (TEMPORAL_NAMESPACE; default "default")')
+    .option(
+      '--profile <name>',
+      "profile of Temporal's config file to connect with, as `temporal --profile` (TEMPORAL_PROFILE; default \"default\")"
+    );
 }
 
 function dailyOptions(command: Command): Command {

@@ -55,7 +55,7 @@ const oneWebhookSecret: CrossCheck = (env) =>
 export function loadRelayConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
   const e = parseEnv('relay', relayEnv, env, [temporalTlsPair, oneWebhookSecret]);
   return {
-    temporal: temporalConfigFrom(e),
+    temporal: temporalConfigFrom(e, env),
     port: e.RELAY_PORT,
     host: e.RELAY_HOST,
     // One of the two is set: the refinement above guarantees it.

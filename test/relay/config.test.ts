@@ -33,7 +33,7 @@ describe('loadRelayConfig', () => {
       RELAY_PORT: '9000',
     });
     expect(config).toMatchObject({
-      temporal: { apiKey: 'key', tls: { certPath: '/c.pem', keyPath: '/k.pem' } },
+      temporal: { apiKey: 'key', tls: { clientCert: { path: '/c.pem' }, clientKey: { path: '/k.pem' } } },
       daily: { apiKey: 'daily-key', apiUrl: 'https://api.daily.co/v1' },
       watchdogIntervalSec: 15,
       port: 9000,
