@@ -32,6 +32,8 @@ export interface Room {
 export interface Leg extends LegFacts {
   transport: 'sip' | 'pstn';
   state: LegState;
+  /** When it stopped being `in-room`, for presence with a lag. */
+  leftAtMs?: number;
   /** The latest transfer requested for this leg. */
   transfer?: Transfer;
   /** Its new leg, once a transfer put it into a sandbox room. */
@@ -53,7 +55,7 @@ export class SandboxStateError extends Error {
   override readonly name = 'SandboxStateError';
 
   constructor(
-    readonly code: 'unknown-room' | 'duplicate-session',
+    readonly code: 'unknown-room' | 'unknown-session' | 'duplicate-session' | 'leg-ended',
     message: string
   ) {
     super(message);
@@ -136,10 +138,13 @@ export class Calls {
     this.scenarios.set(toEndPoint, scenario);
   }
 
-  /** Legs that are in the room now, as presence reports them. */
-  presence(roomName: string): Leg[] {
+  /** Legs that were in the room at `asOfMs` (now, or earlier when presence lags), as presence reports them. */
+  presence(roomName: string, asOfMs: number = Date.now()): Leg[] {
     const room = this.rooms.get(roomName);
-    return room ? [...room.legs.values()].filter((leg) => leg.state === 'in-room') : [];
+    if (!room) return [];
+    return [...room.legs.values()].filter(
+      (leg) => leg.joinedAtMs <= asOfMs && (leg.leftAtMs === undefined || leg.leftAtMs > asOfMs)
+    );
   }
 
   participant(roomName: string, sessionId: string): ParticipantView | undefined {
@@ -158,6 +163,7 @@ export class Calls {
     if (!room.sfu) return 'not-sfu';
     const leg = room.legs.get(sessionId);
     if (!leg || !ADDRESSABLE.has(leg.state)) return 'invalid-session';
+    if (leg.state === 'ringing' && this.deps.model().ringingLegTransfer === 'refuse') return 'invalid-session';
     // A new request re-targets a leg that is still ringing an earlier destination: that ring is simply dropped.
     if (leg.transfer) this.abandon(leg.transfer);
     this.transferSeq += 1;
@@ -189,23 +195,23 @@ export class Calls {
     for (const id of ids) {
       const leg = room.legs.get(id);
       if (!leg || !ADDRESSABLE.has(leg.state)) continue;
+      if (leg.state !== 'in-room' && this.deps.model().ejectOutsideRoom === 'ignored') continue;
       ejected.push(id);
-      const transfer = leg.transfer;
-      if (transfer) this.abandon(transfer);
-      if (leg.state === 'in-room') {
-        this.endInRoomLeg(leg);
-      } else {
-        // The leg already left the room at `initiated`; a ring in progress is cancelled.
-        const events = [
-          ...(leg.state === 'ringing' && transfer ? this.completedIfExtended(transfer, 'canceled') : []),
-          this.deps.events.dial(leg, 'stopped'),
-        ];
-        leg.state = 'ended';
-        this.deps.sink.emit(events, transfer?.group);
-        if (transfer) this.deps.sink.settle(transfer.group);
-      }
+      this.endLeg(leg);
     }
     return ejected;
+  }
+
+  /** The caller's own leg fails: its `*.error` is the last word about it (no `*.stopped` follows). */
+  failCaller(roomName: string, sessionId: string, errorMsg: string): void {
+    const room = this.rooms.get(roomName);
+    if (!room) throw new SandboxStateError('unknown-room', `room ${roomName} not found`);
+    const leg = room.legs.get(sessionId);
+    if (!leg) throw new SandboxStateError('unknown-session', `no leg ${sessionId} in room ${roomName}`);
+    if (!ADDRESSABLE.has(leg.state)) {
+      throw new SandboxStateError('leg-ended', `leg ${sessionId} is ${leg.state}: only a live leg can fail`);
+    }
+    this.endLeg(leg, errorMsg);
   }
 
   reset(): void {
@@ -225,6 +231,33 @@ export class Calls {
       if (leg.state === 'transferred' && !leg.movedTo && leg.transfer?.method === 'sipCallTransfer') return true;
     }
     return false;
+  }
+
+  /**
+   * Ends an addressable leg: hung up (`*.stopped`), or failed with `errorMsg` (`*.error`). A leg in the room leaves
+   * it; one ringing outside it ends its transfer (`canceled` / `failed`, extended model); a parked one just ends.
+   */
+  private endLeg(leg: Leg, errorMsg?: string): void {
+    const transfer = leg.transfer;
+    if (transfer) this.abandon(transfer);
+    if (leg.state === 'in-room') {
+      this.endInRoomLeg(leg, errorMsg);
+      return;
+    }
+    // The leg already left the room at `initiated`; a ring in progress ends with it.
+    const ringStatus = errorMsg === undefined ? 'canceled' : 'failed';
+    const events = [
+      ...(leg.state === 'ringing' && transfer ? this.completedIfExtended(transfer, ringStatus) : []),
+      errorMsg === undefined ? this.deps.events.dial(leg, 'stopped') : this.deps.events.dialError(leg, errorMsg),
+    ];
+    this.setState(leg, 'ended');
+    this.deps.sink.emit(events, transfer?.group);
+    if (transfer) this.deps.sink.settle(transfer.group);
+  }
+
+  private setState(leg: Leg, next: LegState): void {
+    if (leg.state === 'in-room' && next !== 'in-room') leg.leftAtMs = Date.now();
+    leg.state = next;
   }
 
   private join(room: Room, leg: Pick<Leg, 'sessionId' | 'kind' | 'transport' | 'from'>): Leg {
@@ -261,7 +294,7 @@ export class Calls {
       case 'caller-hangs-up':
         this.step(t, scenario.afterMs, () => {
           const { leg } = t;
-          leg.state = 'ended';
+          this.setState(leg, 'ended');
           this.emit(t, [...this.completedIfExtended(t, 'canceled'), this.deps.events.dial(leg, 'stopped')]);
         });
         return;
@@ -286,7 +319,7 @@ export class Calls {
     const { leg } = t;
     const events = [this.deps.events.transfer('answered', t.facts)];
     const destination = this.roomsBySipUri.get(t.facts.toEndPoint);
-    leg.state = 'transferred';
+    this.setState(leg, 'transferred');
     if (destination) {
       const moved = this.join(destination, {
         sessionId: randomUUID(),
@@ -306,7 +339,7 @@ export class Calls {
         if (leg.movedTo.state === 'in-room') this.endInRoomLeg(leg.movedTo);
         return;
       }
-      leg.state = 'ended';
+      this.setState(leg, 'ended');
       this.emit(t, [this.completed(t, 'completed')]);
     });
   }
@@ -315,10 +348,10 @@ export class Calls {
     const { leg } = t;
     const events = this.completedIfExtended(t, status);
     if (this.deps.model().failedTransferLeg === 'dropped') {
-      leg.state = 'ended';
+      this.setState(leg, 'ended');
       events.push(this.deps.events.dial(leg, 'stopped'));
     } else {
-      leg.state = 'parked';
+      this.setState(leg, 'parked');
     }
     this.emit(t, events);
   }
@@ -358,19 +391,25 @@ export class Calls {
     const events = [this.deps.events.transfer('initiated', t.facts)];
     if (leg.state === 'in-room')
       events.push(this.deps.events.participantLeft(leg), this.deps.events.dial(leg, 'stopped'));
-    leg.state = next;
+    this.setState(leg, next);
     this.emit(t, events);
   }
 
-  /** A leg in a room ends (ejected, or the call it is on hangs up). */
-  private endInRoomLeg(leg: Leg): void {
-    leg.state = 'ended';
-    this.deps.sink.emit([this.deps.events.participantLeft(leg), this.deps.events.dial(leg, 'stopped')]);
+  /** A leg in a room ends: ejected or the call it is on hangs up, or it fails with `errorMsg`. */
+  private endInRoomLeg(leg: Leg, errorMsg?: string): void {
+    this.setState(leg, 'ended');
+    const { events } = this.deps;
+    // A fatal error is reported before the participant drops out; a hang-up after it.
+    this.deps.sink.emit(
+      errorMsg === undefined
+        ? [events.participantLeft(leg), events.dial(leg, 'stopped')]
+        : [events.dialError(leg, errorMsg), events.participantLeft(leg)]
+    );
     const origin = leg.arrivedBy;
     if (!origin) return;
     // The transfer that brought the caller here is over: its "callee" side ended the call.
     this.abandon(origin);
-    origin.leg.state = 'ended';
+    this.setState(origin.leg, 'ended');
     this.deps.sink.emit([this.completed(origin, 'completed')], origin.group);
     this.deps.sink.settle(origin.group);
   }

@@ -30,6 +30,9 @@ const modelSchema: z.ZodType<Partial<SandboxModel>> = z.strictObject({
   completedStatus: z.enum(['extended', 'docs']).optional(),
   okAsString: z.boolean().optional(),
   timestampAsString: z.boolean().optional(),
+  ringingLegTransfer: z.enum(['retarget', 'refuse']).optional(),
+  ejectOutsideRoom: z.enum(['ends', 'ignored']).optional(),
+  presenceLagMs: ms.max(120_000).optional(),
 });
 
 const webhookFaultsSchema: z.ZodType<WebhookFaults> = z.strictObject({
@@ -49,6 +52,7 @@ const callerBody = z.strictObject({
   sessionId: z.string().min(1).optional(),
   from: z.string().min(1).optional(),
 });
+const callerFailureBody = z.strictObject({ errorMsg: z.string().min(1).optional() });
 const scenarioBody = z.strictObject({ toEndPoint: z.string().min(1), scenario: scenarioSchema });
 const faultBody = z.strictObject({
   match: z.strictObject({ path: z.enum(ENDPOINTS), toEndPoint: z.string().min(1).optional() }),
@@ -64,6 +68,19 @@ class ControlError extends Error {
     message: string
   ) {
     super(message);
+  }
+}
+
+/** Runs a driver call, answering the sandbox's state errors with 404 (no such room or leg) or 409 (conflict). */
+function stateful<T>(call: () => T): T {
+  try {
+    return call();
+  } catch (err) {
+    if (err instanceof SandboxStateError) {
+      const missing = err.code === 'unknown-room' || err.code === 'unknown-session';
+      throw new ControlError(missing ? 404 : 409, err.message);
+    }
+    throw err;
   }
 }
 
@@ -98,14 +115,17 @@ export function registerControlApi(app: FastifyInstance, sandbox: Sandbox, info:
 
       control.post<{ Params: { room: string } }>('/rooms/:room/callers', async (req) => {
         const body = parse(callerBody, req.body);
-        try {
-          return sandbox.addCaller(req.params.room, body);
-        } catch (err) {
-          if (err instanceof SandboxStateError)
-            throw new ControlError(err.code === 'unknown-room' ? 404 : 409, err.message);
-          throw err;
-        }
+        return stateful(() => sandbox.addCaller(req.params.room, body));
       });
+
+      control.post<{ Params: { room: string; sessionId: string } }>(
+        '/rooms/:room/callers/:sessionId/fail',
+        async (req) => {
+          const body = parse(callerFailureBody, req.body);
+          stateful(() => sandbox.failCaller(req.params.room, req.params.sessionId, body));
+          return { ok: true };
+        }
+      );
 
       control.put('/scenarios', async (req) => {
         const body = parse(scenarioBody, req.body);

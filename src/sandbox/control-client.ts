@@ -1,5 +1,6 @@
 import { Agent, request } from 'undici';
 import type {
+  CallerFailure,
   CallerOptions,
   DestinationScenario,
   Fault,
@@ -66,6 +67,14 @@ export class SandboxControl {
 
   async setModel(m: Partial<SandboxModel>): Promise<void> {
     await this.call('PUT', '/model', m);
+  }
+
+  async failCaller(room: string, sessionId: string, failure: CallerFailure = {}): Promise<void> {
+    await this.call(
+      'POST',
+      `/rooms/${encodeURIComponent(room)}/callers/${encodeURIComponent(sessionId)}/fail`,
+      failure
+    );
   }
 
   requests(filter: RequestFilter = {}): Promise<RecordedRequest[]> {

@@ -255,9 +255,10 @@ export function registerDailyApi(app: FastifyInstance, deps: DailyApiDeps): void
             const room = deps.calls.room(req.params.name);
             if (!room) return roomNotFound(req.params.name);
             const { limit, userId, userName } = req.query;
-            const now = Date.now();
+            // With a lag, presence answers from a snapshot that old, durations included.
+            const asOf = Date.now() - deps.model().presenceLagMs;
             const data = deps.calls
-              .presence(room.name)
+              .presence(room.name, asOf)
               // Daily sets user_id to the session id for SIP/PSTN legs, and user_name to what they dialled from.
               .filter(
                 (leg) =>
@@ -272,7 +273,7 @@ export function registerDailyApi(app: FastifyInstance, deps: DailyApiDeps): void
                 userName: leg.from,
                 mtgSessionId: room.mtgSessionId,
                 joinTime: new Date(leg.joinedAtMs).toISOString(),
-                duration: Math.floor((now - leg.joinedAtMs) / 1000),
+                duration: Math.floor((asOf - leg.joinedAtMs) / 1000),
               }));
             return { status: 200, body: { total_count: data.length, data } };
           })

@@ -82,6 +82,21 @@ export class EventFactory {
     return this.event(`dialout.${step}`, leg.sessionId, payload);
   }
 
+  /** `dialin.error` / `dialout.error`: a fatal error on the leg (reference §5.3, §5.4). */
+  dialError(leg: LegFacts, errorMsg: string): SandboxEvent {
+    const common = {
+      timestamp: this.timestamp(nowSec()),
+      session_id: leg.sessionId,
+      domain_id: this.domainId,
+      room: leg.room,
+    };
+    const payload =
+      leg.kind === 'dialin'
+        ? { ...common, error_msg: errorMsg }
+        : { ...common, user_id: leg.sessionId, error_msg: errorMsg };
+    return this.event(`${leg.kind}.error`, leg.sessionId, payload);
+  }
+
   private participant(leg: LegFacts): Record<string, unknown> {
     return {
       joined_at: Math.floor(leg.joinedAtMs / 1000),

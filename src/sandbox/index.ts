@@ -3,6 +3,7 @@ export { SandboxControl, SandboxControlError } from './control-client';
 export { SandboxStateError } from './calls';
 export { DEFAULT_MODEL, DEFAULT_SCENARIO, DEFAULT_TIMING, ENDPOINTS } from './types';
 export type {
+  CallerFailure,
   CallerOptions,
   DestinationScenario,
   Endpoint,

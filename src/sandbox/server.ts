@@ -79,6 +79,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     setModel(m) {
       model = { ...model, ...m };
     },
+    failCaller: (room, sessionId, failure) =>
+      calls.failCaller(room, sessionId, failure?.errorMsg ?? 'sandbox: injected leg failure'),
     requests: (filter) => requests.list(filter),
     emittedEvents: () => [...emitted],
     deliveries: () => dispatcher.deliveries(),

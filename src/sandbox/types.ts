@@ -54,6 +54,25 @@ export interface SandboxModel {
   okAsString: boolean;
   /** true (default): payload `timestamp` as a string, like the docs examples. */
   timestampAsString: boolean;
+  /**
+   * A transfer request for a leg that is ringing outside the room (after `initiated`). 'retarget' (default): the
+   * earlier destination stops ringing and the leg rings the new one. 'refuse': 404 `invalid sessionId` and the ring
+   * goes on — Daily removed the leg from the room at `initiated`, and every error it documents for the transfer
+   * endpoints is about the room and its participants, so a session that is no longer one is the likeliest refusal.
+   */
+  ringingLegTransfer: 'retarget' | 'refuse';
+  /**
+   * Eject for a leg that is ringing or parked outside the room. 'ends' (default): the leg ends (`completed`
+   * `canceled` if it was ringing, then the second `dialin.stopped`). 'ignored': eject reaches only participants in
+   * the room; the leg is left out of `ejected` and keeps ringing or stays parked.
+   */
+  ejectOutsideRoom: 'ends' | 'ignored';
+  /**
+   * 0 (default): presence is exact. n > 0: presence reports each leg's room membership as it was n ms ago (Daily
+   * documents a lag of up to ~15 s): a leg that left less than n ms ago is still listed, one that joined less than
+   * n ms ago not yet.
+   */
+  presenceLagMs: number;
 }
 
 export type DestinationScenario =
@@ -167,6 +186,11 @@ export interface CallerOptions {
   from?: string;
 }
 
+export interface CallerFailure {
+  /** The event's `error_msg`; default 'sandbox: injected leg failure'. */
+  errorMsg?: string;
+}
+
 export interface RequestFilter {
   /** An endpoint name (`sipCallTransfer`) or a full URL path. */
   path?: string;
@@ -200,6 +224,11 @@ export interface Sandbox {
   queueFault(match: FaultMatch, fault: Fault, times?: number): void;
   setWebhookFaults(f: WebhookFaults): void;
   setModel(m: Partial<SandboxModel>): void;
+  /**
+   * The caller's own leg fails (a fatal SIP/media error): `dialin.error` (or `dialout.error` for a dial-out leg)
+   * with `error_msg`, plus `participant.left` if it was in the room; no `dialin.stopped` follows (see README).
+   */
+  failCaller(room: string, sessionId: string, opts?: CallerFailure): void;
   requests(filter?: RequestFilter): RecordedRequest[];
   /** Every distinct event the sandbox generated (before duplication), in emission order. */
   emittedEvents(): SandboxEvent[];
@@ -229,6 +258,9 @@ export const DEFAULT_MODEL: SandboxModel = {
   completedStatus: 'extended',
   okAsString: false,
   timestampAsString: true,
+  ringingLegTransfer: 'retarget',
+  ejectOutsideRoom: 'ends',
+  presenceLagMs: 0,
 };
 
 export const DEFAULT_SCENARIO: DestinationScenario = { kind: 'answer', afterMs: 200, hangUpAfterMs: 1_000 };

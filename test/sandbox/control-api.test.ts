@@ -123,6 +123,9 @@ describe('sandbox HTTP control API', () => {
     ['POST', '/faults', 'fault.status', { match: { path: 'sipRefer' }, fault: { kind: 'server-error', status: 404 } }],
     ['POST', '/faults', 'fault.ms', { match: { path: 'sipRefer' }, fault: { kind: 'latency' } }],
     ['PUT', '/model', 'failedTransferLeg', { failedTransferLeg: 'vanished' }],
+    ['PUT', '/model', 'ringingLegTransfer', { ringingLegTransfer: 'queue' }],
+    ['PUT', '/model', 'ejectOutsideRoom', { ejectOutsideRoom: 'sometimes' }],
+    ['PUT', '/model', 'presenceLagMs', { presenceLagMs: -1 }],
     ['PUT', '/webhook-faults', 'duplicate', { duplicate: -1 }],
     ['POST', '/rooms', 'name', { name: 'has space' }],
   ])('%s %s with a bad body: 400 naming %s', async (method, route, field, body) => {
