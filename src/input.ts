@@ -16,6 +16,7 @@ export const DEFAULTS = {
   answerTimeoutSec: 30,
   maxCallDurationSec: 4 * 60 * 60,
   reconcileWindowSec: 15,
+  maxRetryAfterSec: 30,
 } as const;
 
 const room = z
@@ -65,6 +66,38 @@ function checkDestination(
   }
 }
 
+/**
+ * Daily's transfer events name only the destination, so two attempts to one destination could not be told apart
+ * when a late event arrives: each destination appears once, and a fallback target is not also an attempt.
+ */
+function checkDistinctDestinations(
+  input: {
+    attempts: Array<{ toEndPoint: string }>;
+    onExhausted: { action: string; returnTo?: string; toEndPoint?: string };
+  },
+  ctx: z.RefinementCtx
+): void {
+  const first = new Map<string, number>();
+  input.attempts.forEach(({ toEndPoint }, index) => {
+    const earlier = first.get(toEndPoint);
+    if (earlier === undefined) first.set(toEndPoint, index);
+    else
+      ctx.addIssue({
+        code: 'custom',
+        path: ['attempts', index, 'toEndPoint'],
+        message: `repeats attempts.${earlier}.toEndPoint: Daily's events name only the destination, so each may appear once`,
+      });
+  });
+  const fallbackTarget = input.onExhausted.returnTo ?? input.onExhausted.toEndPoint;
+  if (fallbackTarget !== undefined && first.has(fallbackTarget)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['onExhausted', input.onExhausted.returnTo !== undefined ? 'returnTo' : 'toEndPoint'],
+      message: `is also attempts.${first.get(fallbackTarget)}.toEndPoint: the fallback must go somewhere else`,
+    });
+  }
+}
+
 const TransferAttemptSchema = z.object(destinationFields).strict().superRefine(checkDestination);
 
 const OnExhaustedSchema = z.discriminatedUnion('action', [
@@ -82,23 +115,26 @@ const common = {
     .default({ action: 'rollback' }),
   maxCallDurationSec: z.number().int().min(1).max(86_400).default(DEFAULTS.maxCallDurationSec),
   reconcileWindowSec: z.number().int().min(1).max(300).default(DEFAULTS.reconcileWindowSec),
+  maxRetryAfterSec: z.number().int().min(0).max(600).default(DEFAULTS.maxRetryAfterSec),
 };
 
 /** The workflow's own input: what backends in any language send when they start `transferCall`. */
-export const TransferInputSchema = z
-  .object({
-    ...common,
-    attempts: z.array(TransferAttemptSchema).min(1).max(10),
-    requestId: z.string().min(1).max(128),
-  })
-  .strict();
+const transferInputFields = {
+  ...common,
+  attempts: z.array(TransferAttemptSchema).min(1).max(10),
+  requestId: z.string().min(1).max(128),
+};
+export const TransferInputSchema = z.object(transferInputFields).strict().superRefine(checkDistinctDestinations);
 
 /**
  * What the typed client and CLI accept: the workflow input, or one destination given inline instead of `attempts`,
  * and an optional `requestId` (one is generated when missing).
  */
 export const TransferRequestSchema = z.union([
-  TransferInputSchema.extend({ requestId: z.string().min(1).max(128).optional() }),
+  z
+    .object({ ...transferInputFields, requestId: z.string().min(1).max(128).optional() })
+    .strict()
+    .superRefine(checkDistinctDestinations),
   z
     .object({ ...common, ...destinationFields, requestId: z.string().min(1).max(128).optional() })
     .strict()

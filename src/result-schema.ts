@@ -1,17 +1,8 @@
 /** The workflow's result (= its `status` query) as a zod schema, so it can be published as JSON Schema. */
 import { z } from 'zod';
-import { TRANSFER_EVENT_TYPES, type TransferStatus } from './shared';
+import { ATTEMPT_OUTCOMES, LEG_WHERE, TRANSFER_EVENT_TYPES, type TransferStatus } from './shared';
 
-const outcome = z.enum([
-  'answered',
-  'no-answer',
-  'busy',
-  'rejected',
-  'failed',
-  'caller-hung-up',
-  'api-error',
-  'canceled',
-]);
+const outcome = z.enum(ATTEMPT_OUTCOMES);
 const state = z.enum([
   'requested',
   'triggered',
@@ -65,6 +56,8 @@ export const TransferResultSchema = z.object({
   callDurationSec: z.number().optional(),
   lateEvents: z.array(eventRecord),
   canceledBy: z.string().optional(),
+  leg: z.enum(LEG_WHERE).optional().describe("where the caller's leg is at the end, by the evidence"),
+  needsAttention: z.string().optional().describe('why an operator should look (unknown request outcome, ...)'),
 });
 
 type Agree<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;

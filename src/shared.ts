@@ -55,6 +55,11 @@ export interface TransferInput {
   /** How long to follow an answered call for its `completed` event, to record its duration. */
   maxCallDurationSec: number;
   /**
+   * The longest a 429's `Retry-After` is obeyed before asking again (never past the attempt's ring budget). Default
+   * 30 s: a caller is waiting.
+   */
+  maxRetryAfterSec: number;
+  /**
    * When a transfer request's outcome is unknown (timeout, reset, 5xx), how long to wait for Daily's
    * `calltransfer.triggered` before deciding whether it is safe to ask again: by presence for the first request, by
    * the missing `triggered` alone once the leg may be out of the room. Cover how late webhooks can arrive.
@@ -75,6 +80,9 @@ export const TRANSFER_EVENT_TYPES = [
   'participant.left',
   'dialin.stopped',
   'dialout.stopped',
+  /** The caller's own leg failed (Daily's fatal `error_msg`): the transfer cannot go on. */
+  'dialin.error',
+  'dialout.error',
 ] as const;
 export type TransferEventType = (typeof TRANSFER_EVENT_TYPES)[number];
 
@@ -97,6 +105,8 @@ export interface DailyEvent {
   notifySipResponseCode?: string;
   /** `participant.left` only, seconds. */
   durationSec?: number;
+  /** `dialin.error` / `dialout.error` only: Daily's `error_msg`. */
+  errorMessage?: string;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -117,8 +127,24 @@ export type TransferState =
 
 export const FINAL_STATES: readonly TransferState[] = ['completed', 'rolled_back', 'referred', 'failed', 'canceled'];
 
-export type AttemptOutcome =
-  'answered' | 'no-answer' | 'busy' | 'rejected' | 'failed' | 'caller-hung-up' | 'api-error' | 'canceled';
+export const ATTEMPT_OUTCOMES = [
+  'answered',
+  'no-answer',
+  'busy',
+  'rejected',
+  'failed',
+  'caller-hung-up',
+  'api-error',
+  'canceled',
+  /** The caller's own leg failed (`dialin.error` / `dialout.error`). */
+  'caller-leg-failed',
+  /**
+   * A request whose outcome Daily never confirmed nor denied within the attempt's ring budget. Not sent again (that
+   * could transfer the caller twice); the transfer is flagged for operators (`TransferNeedsAttention`).
+   */
+  'unknown',
+] as const;
+export type AttemptOutcome = (typeof ATTEMPT_OUTCOMES)[number];
 
 /** A Daily event as the workflow saw it, and whether it changed anything. */
 export interface EventRecord {
@@ -170,7 +196,15 @@ export interface TransferStatus {
   /** Events that arrived after their attempt was decided: recorded, not acted on. */
   lateEvents: EventRecord[];
   canceledBy?: string;
+  /** Where the caller's leg is at the end, by the leg model's evidence (absent in transfers started before it). */
+  leg?: LegWhere;
+  /** Why an operator should look at this transfer (also the `TransferNeedsAttention` search attribute). */
+  needsAttention?: string;
 }
+
+export const LEG_WHERE = ['in-room', 'requested', 'ringing', 'parked', 'connected', 'referred', 'gone'] as const;
+/** Where the caller's leg is: see `src/workflows/README.md`. */
+export type LegWhere = (typeof LEG_WHERE)[number];
 
 /** The workflow's result is its final status. */
 export type TransferResult = TransferStatus;
@@ -196,6 +230,8 @@ export const searchAttributes = {
   room: defineSearchAttributeKey('DailyRoom', 'KEYWORD'),
   sessionId: defineSearchAttributeKey('DailySessionId', 'KEYWORD'),
   method: defineSearchAttributeKey('TransferMethod', 'KEYWORD'),
+  /** Set (to a reason such as `unknown-outcome`) when an operator should look; absent otherwise. */
+  needsAttention: defineSearchAttributeKey('TransferNeedsAttention', 'KEYWORD'),
 } as const;
 
 /** Names for `temporal operator search-attribute create` and the dev server's `--search-attribute`. */

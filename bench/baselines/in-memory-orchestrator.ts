@@ -19,9 +19,9 @@ import { parseDailyWebhook } from '../../src/relay/daily-event';
 import { createWebhookAuthenticator } from '../../src/relay/webhook-auth';
 import type { EventRecord, TransferInput, TransferState } from '../../src/shared';
 import { transferWorkflowId } from '../../src/shared';
-import { EventInbox, record } from '../../src/workflows/event-inbox';
-import { applyEvent, decideFromEvents } from '../../src/workflows/outcome';
-import type { AttemptProgress } from '../../src/workflows/outcome';
+import { EventInbox, record } from '../../src/workflows/v1/event-inbox';
+import { applyEvent, decideFromEvents } from '../../src/workflows/v1/outcome';
+import type { AttemptProgress } from '../../src/workflows/v1/outcome';
 
 export interface InMemoryResult {
   state: TransferState;

@@ -1,6 +1,10 @@
 /**
  * `transferCall`: moves one caller leg through its destinations in order, following Daily's webhooks, and falls
- * back when none answers. Deterministic: all I/O happens in activities; Daily's events arrive as signals.
+ * back when none answers. Deterministic: all I/O happens in activities; Daily's events arrive as signals and are
+ * applied to the leg model (`./leg.ts`) in the signal handler; `condition()` predicates only read it.
+ *
+ * Phases: trying destinations (a cancel interrupts any wait) → cleanup/fallback (not cancellable: a cancel only
+ * records its reason) → following the answered call → done.
  */
 import {
   ActivityFailure,
@@ -15,7 +19,6 @@ import {
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
-  sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -23,12 +26,12 @@ import type { Activities, DailyFailureDetails } from '../activities';
 import type * as inputActivities from '../activities/validate-input';
 import { maskEndpoint } from '../mask';
 import type {
-  AttemptOutcome,
   AttemptRecord,
+  DailyEvent,
+  EventRecord,
   FallbackRecord,
   TransferAttempt,
   TransferInput,
-  TransferMethod,
   TransferResult,
   TransferState,
   TransferStatus,
@@ -42,12 +45,18 @@ import {
   statusQuery,
   transferWorkflowId,
 } from '../shared';
-import { EventInbox, record as eventRecord } from './event-inbox';
-import { applyEvent, decideFromEvents, type AttemptProgress } from './outcome';
+import { CallerLeg, type AttemptFacts, type AttemptPlan, type RequestResult } from './leg';
+import { transferCallV1 } from './v1/transfer-call';
+
+/**
+ * Patch: the leg model. Transfers started before it (no marker in their history) finish on the frozen code in
+ * `./v1`; every new transfer runs the code below.
+ */
+const LEG_MODEL = 'leg-model';
 
 /** Daily's transfer POST is not idempotent: never let Temporal retry it. Retrying is the workflow's decision. */
 const TRANSFER_REQUEST_OPTIONS = { startToCloseTimeout: '15s', retry: { maximumAttempts: 1 } } as const;
-/** Reads and the hang-up are safe to retry; permanent 4xx are not. */
+/** Reads and the hang-up (eject: ending an ended leg changes nothing) are safe to retry; permanent 4xx are not. */
 const { isSessionInRoom, getRoomSipUri, hangUp } = proxyActivities<Activities>({
   startToCloseTimeout: '15s',
   retry: {
@@ -72,23 +81,15 @@ const { validateTransferInput } = proxyLocalActivities<typeof inputActivities>({
   retry: { maximumAttempts: 1 },
 });
 
-/**
- * Patch: a rollback used to trust only the events seen before the attempt was decided to know whether the caller
- * had left the room. With reordered webhooks (`completed` before `initiated`) that left callers parked outside it.
- */
-const ROLLBACK_KNOWS_CALLER_LEFT = 'rollback-knows-caller-left';
-/**
- * Patch: an unknown request outcome used to be settled by presence alone once `triggered` did not come: a leg not in
- * the room counted as sent. Once an earlier request may have moved the leg out (ringing an earlier destination, or
- * parked before a rollback), presence proves nothing, and a request that never reached Daily stranded the caller.
- */
-const RESEND_UNHEARD_REQUEST_OUTSIDE_ROOM = 'resend-unheard-request-outside-room';
-
-/** How many times one destination is requested (429s, connection failures, reconciled unknowns) before giving up. */
+/** How many times one destination is requested (429s, unsent requests, presence-proven unknowns) before giving up. */
 const MAX_REQUESTS_PER_ATTEMPT = 5;
 
+type Phase = 'trying' | 'cleanup' | 'following' | 'done';
+
 export async function transferCall(rawInput: TransferInput): Promise<TransferResult> {
+  if (!patched(LEG_MODEL)) return transferCallV1(rawInput);
   const input = await validated(rawInput);
+  const leg = new CallerLeg(input.sessionId, workflowInfo().runStartTime.getTime());
   const status: TransferStatus = {
     workflowId: workflowInfo().workflowId,
     room: input.room,
@@ -97,25 +98,53 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
     state: 'requested',
     attempts: [],
     lateEvents: [],
+    leg: 'in-room',
   };
-  const inbox = new EventInbox(input.sessionId);
+  /** Records of every attempt the leg model knows, fallback included, by attempt index. */
+  const records: AttemptRecord[] = [];
+  let phase: Phase = 'trying';
   let cancelReason: string | undefined;
-  let finished = false;
-  /** Set once a transfer request took effect, or may have (unknown outcome): the leg may be out of the room. */
-  let legMayBeOutsideRoom = false;
+  /** Waits end early on a cancel only while destinations are being tried. */
+  const interrupted = () => phase === 'trying' && cancelReason !== undefined;
+
+  const upserted = new Map<string, string>(initialSearchAttributes());
+  const upsert = (key: (typeof searchAttributes)[keyof typeof searchAttributes], value: string) => {
+    if (upserted.get(key.name) === value) return; // lean history: never the same value twice
+    upserted.set(key.name, value);
+    upsertSearchAttributes([{ key, value }]);
+  };
+  const setState = (state: TransferState) => {
+    status.state = state;
+    upsert(searchAttributes.state, state);
+    if (status.outcome) upsert(searchAttributes.outcome, status.outcome);
+    setCurrentDetails(describe(status));
+  };
 
   setHandler(statusQuery, () => status);
-  setHandler(dailyEventSignal, (event) => inbox.receive(event, now()));
+  setHandler(dailyEventSignal, (event) => {
+    const receipt = leg.receive(event);
+    if (!receipt.acted && (receipt.why === 'other-leg' || receipt.why === 'duplicate')) return;
+    const entry = eventRecord(event, now(), receipt.acted);
+    const record = receipt.attempt === undefined ? undefined : records[receipt.attempt];
+    if (receipt.acted && record) record.events.push(entry);
+    else status.lateEvents.push(entry);
+    if (receipt.acted && record && phase === 'trying') {
+      if (event.type === 'calltransfer.triggered' && status.state === 'requested') setState('triggered');
+      if (event.type === 'calltransfer.initiated' && status.state !== 'initiated') setState('initiated');
+    }
+    if (event.type === 'calltransfer.answered' && record) record.answeredAt ??= entry.receivedAt;
+    status.leg = leg.where();
+  });
   setHandler(
     cancelUpdate,
     async (request) => {
       cancelReason ??= request?.reason ?? 'canceled by update';
-      await condition(() => finished);
+      await condition(() => phase === 'done');
       return status;
     },
     {
       validator: (_request) => {
-        if (finished) throw new Error(`transfer already finished (${status.state})`);
+        if (phase === 'done') throw new Error(`transfer already finished (${status.state})`);
       },
     }
   );
@@ -126,185 +155,106 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
     cancelReason ??= 'canceled through Temporal';
   });
 
-  const setState = (state: TransferState, outcome?: AttemptOutcome) => {
-    status.state = state;
-    if (outcome) status.outcome = outcome;
-    upsertSearchAttributes([
-      { key: searchAttributes.state, value: state },
-      ...(status.outcome ? [{ key: searchAttributes.outcome, value: status.outcome }] : []),
-    ]);
-    setCurrentDetails(describe(status));
-  };
-  upsertSearchAttributes([
-    { key: searchAttributes.room, value: input.room },
-    { key: searchAttributes.sessionId, value: input.sessionId },
-    { key: searchAttributes.method, value: input.attempts[0]?.method ?? 'sipCallTransfer' },
-  ]);
   setState('requested');
 
-  /**
-   * Requests one destination and follows it until an outcome is decided. At most once: an unknown request outcome
-   * is reconciled (Daily's `triggered` event, then presence) before the request is ever sent again.
-   */
-  async function runAttempt(attempt: TransferAttempt, record: AttemptRecord): Promise<AttemptProgress> {
-    inbox.startAttempt(status.lateEvents);
-    const progress: AttemptProgress = { method: attempt.method };
-    const decide = (outcome: AttemptOutcome, decidedBy: string) => {
-      progress.outcome ??= outcome;
-      progress.decidedBy ??= decidedBy;
-    };
-    // Called from condition() predicates, so that events are taken at the moment they wake the workflow. The SDK
-    // evaluates predicates at fixed points of every activation, and replay evaluates them the same way, so the
-    // state changes (and search-attribute upserts) made here are as deterministic as a signal handler's.
-    const absorbEvents = () => {
-      for (const { event, receivedAtMs } of inbox.take()) {
-        // A transfer event naming another destination belongs to an earlier attempt: late, not acted on.
-        if (event.type.startsWith('calltransfer.') && event.toEndPoint && event.toEndPoint !== attempt.toEndPoint) {
-          status.lateEvents.push(eventRecord(event, receivedAtMs, false));
-          continue;
-        }
-        const acted = applyEvent(progress, event);
-        record.events.push(eventRecord(event, receivedAtMs, acted));
-        if (!acted) continue;
-        if (event.type === 'calltransfer.triggered' && status.state === 'requested') setState('triggered');
-        if (event.type === 'calltransfer.initiated') setState('initiated');
-        if (event.type === 'calltransfer.answered') record.answeredAt = new Date(receivedAtMs).toISOString();
-      }
-      const verdict = decideFromEvents(progress);
-      if (verdict) decide(verdict.outcome, verdict.decidedBy);
-    };
+  /** Waits `ms`, or less when a cancel interrupts. */
+  const pause = (ms: number) => condition(interrupted, ms);
 
-    // 1. Send the request, reconciling any unknown outcome before sending it again.
+  /**
+   * Requests one destination and follows it until the leg model has a verdict. The request is sent again only on
+   * evidence that no earlier one took effect (the leg model's `maySend`).
+   */
+  async function runAttempt(plan: AttemptPlan, attempt: TransferAttempt, record: AttemptRecord): Promise<AttemptFacts> {
+    const facts = leg.startAttempt(plan);
+    records[plan.index] = record;
+    const requestDeadlineMs = now() + attempt.answerTimeoutSec * 1000;
     let backoffMs = 1000;
+
+    // 1. Get the request to Daily.
     for (;;) {
-      if (cancelReason) {
-        decide('canceled', cancelReason);
-        return progress;
+      if (interrupted()) {
+        leg.close(facts, { outcome: 'canceled', decidedBy: cancelReason! });
+        return facts;
       }
-      if (record.requests >= MAX_REQUESTS_PER_ATTEMPT) {
-        decide('api-error', `gave up after ${record.requests} transfer requests`);
-        return progress;
+      if (facts.verdict || !leg.maySend(facts)) break;
+      if (facts.sent >= MAX_REQUESTS_PER_ATTEMPT) {
+        leg.close(facts, { outcome: 'api-error', decidedBy: `gave up after ${facts.sent} transfer requests` });
+        return facts;
       }
-      record.requests++;
-      // Presence can judge this request only if no earlier one may have taken the leg out of the room.
-      const outsideBefore = legMayBeOutsideRoom;
-      const failure = await requestTransfer(input, attempt, record.index);
-      if (!failure) break;
-      if (failure.kind === 'retry-after') {
-        log.warn('Daily asked to slow down', { delayMs: failure.delayMs ?? backoffMs });
-        await sleep(failure.delayMs ?? backoffMs);
+      leg.requesting(facts, now());
+      record.requests = facts.sent;
+      const { result, retryAfterMs } = await requestTransfer(input, attempt, plan.index);
+      leg.requestResult(facts, result);
+      if (result.kind === 'accepted' || facts.verdict) break;
+      if (result.kind === 'not-sent') {
+        // Nothing reached Daily (or it said 429): wait as told, within the cap and the attempt's ring budget.
+        const waitMs = Math.min(retryAfterMs ?? backoffMs, input.maxRetryAfterSec * 1000, requestDeadlineMs - now());
+        if (waitMs <= 0) {
+          leg.close(facts, { outcome: 'api-error', decidedBy: `${result.detail}; no time left in the ring budget` });
+          return facts;
+        }
+        log.warn('Daily did not take the request; asking again', { detail: result.detail, waitMs });
+        await pause(waitMs);
         backoffMs = Math.min(backoffMs * 2, 30_000);
         continue;
       }
-      if (failure.kind === 'rejected') {
-        // The leg is gone once an earlier destination took the caller out of the room and they hung up.
-        const legGone = failure.type === FailureTypes.invalidSession && record.index > 0;
-        decide(legGone ? 'caller-hung-up' : 'api-error', failure.detail);
-        return progress;
-      }
-      // Unknown: did Daily act on it? Its `triggered` webhook (for this destination) says so. Without it, the leg
-      // still being in the room says it did not. Only then is it safe to ask again.
-      legMayBeOutsideRoom = true;
-      absorbEvents();
-      const heard = await condition(() => {
-        absorbEvents();
-        return progress.triggered !== undefined || progress.initiated !== undefined || progress.outcome !== undefined;
-      }, input.reconcileWindowSec * 1000);
-      if (heard) break;
-      if (outsideBefore && patched(RESEND_UNHEARD_REQUEST_OUTSIDE_ROOM)) {
-        // An earlier request may have taken the leg out of the room, so presence cannot tell. Daily sends
-        // `triggered` for every request it accepts, and none came for this one within the window.
-        log.warn('Transfer request outcome unknown and Daily never confirmed it; sending it again', {
-          detail: failure.detail,
-        });
-        continue;
-      }
-      if (!(await isSessionInRoom({ room: input.room, sessionId: input.sessionId }))) {
-        log.warn('Transfer request outcome unknown and the leg left the room: treating it as sent', {
-          detail: failure.detail,
-        });
-        break;
-      }
-      log.warn('Transfer request did not take effect; sending it again', { detail: failure.detail });
-      legMayBeOutsideRoom = outsideBefore;
-    }
-    legMayBeOutsideRoom = true;
-
-    // 2. Follow the transfer until the destination answers, fails, or the answer timeout (owned here) expires.
-    absorbEvents();
-    const answeredInTime = await condition(() => {
-      absorbEvents();
-      return progress.outcome !== undefined || cancelReason !== undefined;
-    }, attempt.answerTimeoutSec * 1000);
-    if (!answeredInTime) {
-      decide(
-        'no-answer',
-        attempt.method === 'sipRefer'
-          ? `REFER not confirmed within ${attempt.answerTimeoutSec}s (needs calltransfer.initiated and the leg leaving the room)`
-          : `no calltransfer.answered within ${attempt.answerTimeoutSec}s`
-      );
-    }
-    if (cancelReason) decide('canceled', cancelReason);
-    return progress;
-  }
-
-  function finishAttempt(record: AttemptRecord, progress: AttemptProgress): AttemptOutcome {
-    const outcome = progress.outcome ?? 'failed';
-    record.outcome = outcome;
-    record.decidedBy = progress.decidedBy;
-    record.endedAt = new Date(now()).toISOString();
-    return outcome;
-  }
-
-  /**
-   * Runs `onExhausted` (also after a cancel that left the caller outside the room). A fallback that fails is
-   * recorded, never thrown: the transfer still ends with its record.
-   */
-  async function fallBack(movedOut: boolean): Promise<TransferState> {
-    const policy = input.onExhausted;
-    if (policy.action === 'none') return 'failed';
-    setState('falling_back');
-    const record = (ok: boolean, detail: string, toEndPoint?: string): FallbackRecord =>
-      (status.fallback = { action: policy.action, toEndPoint, ok, detail, at: new Date(now()).toISOString() });
-    try {
-      if (policy.action === 'hangup') {
-        await hangUp({ room: input.room, sessionId: input.sessionId });
-        record(true, 'caller leg ejected');
-        return 'failed';
-      }
-      if (policy.action === 'rollback' && !movedOut) {
-        // No event said the caller left; presence says whether they are still there.
-        const stillThere =
-          !patched(ROLLBACK_KNOWS_CALLER_LEFT) ||
-          (await isSessionInRoom({ room: input.room, sessionId: input.sessionId }));
-        if (stillThere) {
-          record(true, 'caller never left the room');
-          return 'rolled_back';
+      if (result.kind === 'refused') {
+        // A refusal that decides nothing is evidence about an earlier request (or an earlier destination that may
+        // have answered late): wait for Daily's word on it.
+        await condition(
+          () => !!facts.verdict || interrupted() || leg.isGone() || !!leg.connectedAttempt(),
+          input.reconcileWindowSec * 1000
+        );
+        if (!facts.verdict) {
+          const connected = leg.connectedAttempt();
+          leg.close(
+            facts,
+            connected
+              ? {
+                  outcome: 'api-error',
+                  decidedBy: `${result.detail}: the caller is with destination ${connected.plan.index + 1}`,
+                }
+              : { outcome: 'caller-hung-up', decidedBy: `${result.detail}: Daily no longer knows the leg` }
+          );
         }
+        return facts;
       }
-      const target =
-        policy.action === 'refer' ? policy.toEndPoint : (policy.returnTo ?? (await getRoomSipUri(input.room)));
-      const method: TransferMethod = policy.action === 'refer' ? 'sipRefer' : 'sipCallTransfer';
-      const fallbackAttempt: TransferAttempt = {
-        method,
-        toEndPoint: target,
-        answerTimeoutSec: Math.max(...input.attempts.map((a) => a.answerTimeoutSec)),
-      };
-      const fallbackRecord = newRecord(status.attempts.length, fallbackAttempt);
-      const savedCancel = cancelReason;
-      cancelReason = undefined; // a cancel must not cancel its own cleanup
-      const progress = await runAttempt(fallbackAttempt, fallbackRecord);
-      cancelReason = savedCancel;
-      const outcome = finishAttempt(fallbackRecord, progress);
-      const ok = outcome === 'answered';
-      record(ok, `${method} ${maskEndpoint(target)}: ${outcome} (${progress.decidedBy ?? 'no detail'})`, target);
-      if (!ok) return 'failed';
-      return policy.action === 'refer' ? 'referred' : 'rolled_back';
-    } catch (err) {
-      if (!(err instanceof ActivityFailure)) throw err;
-      record(false, `${policy.action} failed: ${err.cause?.message ?? err.message}`);
-      return 'failed';
+      // Unknown: Daily's word on it (any event for this attempt) settles it; without it, presence may judge only
+      // while no earlier request can have moved the leg. Otherwise the ring budget decides (`unknown`).
+      await condition(
+        () => leg.hasEvidence(facts) || !!facts.verdict || interrupted(),
+        input.reconcileWindowSec * 1000
+      );
+      if (leg.hasEvidence(facts) || facts.verdict || interrupted() || !leg.presenceCanJudge(facts)) continue;
+      leg.presence(facts, await isSessionInRoom({ room: input.room, sessionId: input.sessionId }));
+      if (!leg.maySend(facts)) break;
+      log.warn('Transfer request did not take effect (the leg is still in the room); sending it again', {
+        detail: result.detail,
+      });
     }
+
+    // 2. Follow it until the destination answers, fails, or the ring budget (Daily has none) runs out.
+    if (!facts.verdict) {
+      await condition(() => !!facts.verdict || interrupted(), attempt.answerTimeoutSec * 1000);
+      if (!facts.verdict) {
+        if (interrupted()) leg.close(facts, { outcome: 'canceled', decidedBy: cancelReason! });
+        else leg.ringTimedOut(facts, attempt.answerTimeoutSec);
+      }
+    }
+    return facts;
+  }
+
+  function finish(record: AttemptRecord, facts: AttemptFacts) {
+    const verdict = facts.verdict ?? { outcome: 'failed', decidedBy: 'no verdict' };
+    record.outcome = verdict.outcome;
+    record.decidedBy = verdict.decidedBy;
+    record.endedAt = new Date(now()).toISOString();
+    status.leg = leg.where();
+    if (verdict.outcome === 'unknown') {
+      status.needsAttention = `attempt ${record.index + 1}: request outcome unknown`;
+      upsert(searchAttributes.needsAttention, 'unknown-outcome');
+    }
+    return verdict.outcome;
   }
 
   const newRecord = (index: number, attempt: TransferAttempt): AttemptRecord => ({
@@ -316,78 +266,155 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
     events: [],
   });
 
-  async function run(): Promise<TransferState> {
-    let movedOut = false;
-    for (const [index, attempt] of input.attempts.entries()) {
-      if (index > 0) setState('falling_back');
-      const record = newRecord(index, attempt);
-      status.attempts.push(record);
-      status.currentAttempt = index;
-      upsertSearchAttributes([{ key: searchAttributes.method, value: attempt.method }]);
-      const progress = await runAttempt(attempt, record);
-      const outcome = finishAttempt(record, progress);
-      status.outcome = outcome;
-      movedOut ||= callerLeft(progress);
-      if (outcome === 'answered') {
-        if (attempt.method === 'sipCallTransfer') {
-          setState('answered', outcome);
-          await followCall(progress, record);
-        }
-        return 'completed';
+  /**
+   * Cleanup: runs `onExhausted` (also after a cancel that left the caller out of the room). Not cancellable. A
+   * fallback that fails is recorded, never thrown: the transfer still ends with its record.
+   */
+  async function fallBack(): Promise<TransferState> {
+    phase = 'cleanup';
+    const policy = input.onExhausted;
+    const where = leg.where();
+    const record = (ok: boolean, detail: string, toEndPoint?: string): FallbackRecord =>
+      (status.fallback = { action: policy.action, toEndPoint, ok, detail, at: new Date(now()).toISOString() });
+    if (where === 'gone') return 'failed'; // nothing left to move: the caller's leg ended
+    // Still in the room (never left, or a REFER the far end refused): nothing to undo, nobody stranded.
+    const inRoom = where === 'in-room' || (where === 'requested' && (await stillInRoom()));
+    if (policy.action === 'none' || (policy.action === 'rollback' && inRoom)) {
+      if (policy.action === 'rollback') {
+        record(true, 'caller never left the room');
+        return 'rolled_back';
       }
-      setState(status.state, outcome);
-      if (outcome === 'caller-hung-up') return 'failed';
-      if (outcome === 'canceled') {
-        // Leave no caller stranded outside the room: a cancel still runs the fallback once they were moved out.
-        if (movedOut) await fallBack(true);
-        return 'canceled';
-      }
+      if (inRoom) return 'failed';
+      // `none` with the caller out of the room, ringing or parked with nobody answering: Daily has no ring timeout,
+      // so ending the leg is the only way not to leave the caller ringing with nobody in charge.
+      await endLeg(record, 'caller was out of the room with nobody answering: leg ended');
+      return 'failed';
     }
-    return fallBack(movedOut);
+    setState('falling_back');
+    try {
+      if (policy.action === 'hangup') {
+        await endLeg(record, 'caller leg ejected');
+        return 'failed';
+      }
+      const target =
+        policy.action === 'refer' ? policy.toEndPoint : (policy.returnTo ?? (await getRoomSipUri(input.room)));
+      const fallbackAttempt: TransferAttempt = {
+        method: policy.action === 'refer' ? 'sipRefer' : 'sipCallTransfer',
+        toEndPoint: target,
+        answerTimeoutSec: Math.max(...input.attempts.map((a) => a.answerTimeoutSec)),
+      };
+      const index = leg.attempts.length;
+      const fallbackRecord = newRecord(index, fallbackAttempt);
+      const facts = await runAttempt(
+        { index, method: fallbackAttempt.method, toEndPoint: target },
+        fallbackAttempt,
+        fallbackRecord
+      );
+      const outcome = finish(fallbackRecord, facts);
+      const ok = outcome === 'answered';
+      const detail = `${fallbackAttempt.method} ${maskEndpoint(target)}: ${outcome} (${facts.verdict?.decidedBy ?? 'no detail'})`;
+      record(ok, detail, target);
+      if (!ok) return 'failed';
+      return policy.action === 'refer' ? 'referred' : 'rolled_back';
+    } catch (err) {
+      if (!(err instanceof ActivityFailure)) throw err;
+      record(false, `${policy.action} failed: ${err.cause?.message ?? err.message}`);
+      return 'failed';
+    }
   }
 
-  /** After an answer: wait (bounded) for Daily's `completed` to record how long the transferred call lasted. */
-  async function followCall(progress: AttemptProgress, record: AttemptRecord): Promise<void> {
-    await condition(() => {
-      for (const { event, receivedAtMs } of inbox.take()) {
-        record.events.push(eventRecord(event, receivedAtMs, applyEvent(progress, event)));
-      }
-      return progress.completed !== undefined || cancelReason !== undefined;
-    }, input.maxCallDurationSec * 1000);
-    const { answered, completed } = progress;
+  /** Presence for a leg whose request may have moved it: only "not in the room" changes the plan. */
+  async function stillInRoom(): Promise<boolean> {
+    return isSessionInRoom({ room: input.room, sessionId: input.sessionId });
+  }
+
+  /** Ejects the caller's leg (idempotent: Temporal may retry it). */
+  async function endLeg(record: (ok: boolean, detail: string) => FallbackRecord, detail: string): Promise<boolean> {
+    try {
+      await hangUp({ room: input.room, sessionId: input.sessionId });
+    } catch (err) {
+      if (!(err instanceof ActivityFailure)) throw err;
+      record(false, `${input.onExhausted.action} failed: ${err.cause?.message ?? err.message}`);
+      return false;
+    }
+    leg.legEjected();
+    status.leg = leg.where();
+    record(true, detail);
+    return true;
+  }
+
+  /** After an answer: follow the call (bounded) until Daily says it ended, to record how long it lasted. */
+  async function followCall(facts: AttemptFacts): Promise<void> {
+    phase = 'following';
+    const ended = () => facts.completed ?? facts.lateCompleted;
+    await condition(() => !!ended() || leg.isGone() || cancelReason !== undefined, input.maxCallDurationSec * 1000);
+    const answered = facts.answered ?? facts.lateAnswered;
+    const completed = ended();
     if (completed?.occurredAtMs !== undefined && answered?.occurredAtMs !== undefined) {
       status.callDurationSec = Math.max(0, Math.round((completed.occurredAtMs - answered.occurredAtMs) / 1000));
     }
   }
 
+  async function run(): Promise<TransferState> {
+    for (const [index, attempt] of input.attempts.entries()) {
+      if (index > 0) setState('falling_back');
+      const record = newRecord(index, attempt);
+      status.attempts.push(record);
+      status.currentAttempt = index;
+      if (index > 0) upsert(searchAttributes.method, attempt.method);
+      const facts = await runAttempt(
+        { index, method: attempt.method, toEndPoint: attempt.toEndPoint },
+        attempt,
+        record
+      );
+      const outcome = finish(record, facts);
+      status.outcome = outcome;
+      // A destination may have the caller even when its verdict was a timeout (it answered just after).
+      const connected = leg.connectedAttempt();
+      if (connected) {
+        status.outcome = 'answered';
+        if (connected.plan.method === 'sipCallTransfer') {
+          setState('answered');
+          await followCall(connected);
+        }
+        return 'completed';
+      }
+      setState(status.state);
+      if (outcome === 'caller-hung-up' || outcome === 'caller-leg-failed' || leg.isGone()) return 'failed';
+      if (outcome === 'canceled') {
+        // Leave no caller stranded outside the room: a cancel still runs the fallback once they may have left.
+        if (leg.where() !== 'in-room') await fallBack();
+        return 'canceled';
+      }
+    }
+    return fallBack();
+  }
+
   const finalState = await CancellationScope.nonCancellable(run);
   if (cancelReason && finalState !== 'completed') status.canceledBy = cancelReason;
+  status.leg = leg.where();
   setState(cancelReason && finalState !== 'completed' ? 'canceled' : finalState);
-  finished = true;
+  phase = 'done';
   if (!FINAL_STATES.includes(status.state)) throw ApplicationFailure.nonRetryable(`ended in ${status.state}`);
   if (canceledByTemporal) throw new CancelledFailure(cancelReason);
   return status;
 }
 
-/** Whether the attempt's events show the caller out of the room. */
-function callerLeft(progress: AttemptProgress): boolean {
-  if (progress.initiated !== undefined || progress.left !== undefined) return true;
-  // Daily sends `completed` only for a transfer that was initiated, which takes the caller out of the room, even
-  // when it arrives first.
-  return progress.completed !== undefined && patched(ROLLBACK_KNOWS_CALLER_LEFT);
+/** The search attributes the start already set (the typed client sets them), so they are not written again. */
+function initialSearchAttributes(): Array<[string, string]> {
+  const attributes = workflowInfo().typedSearchAttributes;
+  return Object.values(searchAttributes).flatMap((key) => {
+    const value = attributes.get(key);
+    return typeof value === 'string' ? [[key.name, value] as [string, string]] : [];
+  });
 }
 
-type RequestFailure =
-  | { kind: 'retry-after'; delayMs?: number }
-  | { kind: 'rejected'; type: string; detail: string }
-  | { kind: 'unknown'; detail: string };
-
-/** Sends one transfer request; classifies a failure by what it tells us about whether Daily acted on it. */
+/** Sends one transfer request; classifies the result by what it tells about whether Daily acted on it. */
 async function requestTransfer(
   input: TransferInput,
   attempt: TransferAttempt,
   index: number
-): Promise<RequestFailure | undefined> {
+): Promise<{ result: RequestResult; retryAfterMs?: number }> {
   const { requestTransfer: send } = proxyActivities<Activities>({
     ...TRANSFER_REQUEST_OPTIONS,
     summary: `${attempt.method} → ${maskEndpoint(attempt.toEndPoint)} (destination ${index + 1})`,
@@ -402,24 +429,33 @@ async function requestTransfer(
       extension: attempt.extension,
       waitBeforeExtensionDialSec: attempt.waitBeforeExtensionDialSec,
     });
-    return undefined;
+    return { result: { kind: 'accepted' } };
   } catch (err) {
     if (!(err instanceof ActivityFailure)) throw err;
     const cause = err.cause;
-    if (cause instanceof TimeoutFailure)
-      return { kind: 'unknown', detail: 'transfer request timed out (worker lost?)' };
-    if (!(cause instanceof ApplicationFailure)) return { kind: 'unknown', detail: cause?.message ?? err.message };
+    if (cause instanceof TimeoutFailure) {
+      return { result: { kind: 'unknown', detail: 'transfer request timed out (worker lost?)' } };
+    }
+    if (!(cause instanceof ApplicationFailure)) {
+      return { result: { kind: 'unknown', detail: cause?.message ?? err.message } };
+    }
     const detail = `Daily: ${cause.message}`;
     switch (cause.type) {
       case FailureTypes.rateLimited:
-        return { kind: 'retry-after', delayMs: (cause.details?.[0] as DailyFailureDetails | undefined)?.retryAfterMs };
+        return {
+          result: { kind: 'not-sent', detail },
+          retryAfterMs: (cause.details?.[0] as DailyFailureDetails | undefined)?.retryAfterMs,
+        };
       case FailureTypes.networkError:
-        return { kind: 'retry-after' };
+        return { result: { kind: 'not-sent', detail } };
+      // A 2xx is success whatever its body: Daily took the request.
+      case FailureTypes.invalidResponse:
+        return { result: { kind: 'accepted' } };
       case FailureTypes.outcomeUnknown:
       case FailureTypes.serverError:
-        return { kind: 'unknown', detail };
+        return { result: { kind: 'unknown', detail } };
       default:
-        return { kind: 'rejected', type: cause.type ?? 'unknown', detail };
+        return { result: { kind: 'refused', type: cause.type ?? 'unknown', detail } };
     }
   }
 }
@@ -439,17 +475,22 @@ async function validated(raw: TransferInput): Promise<TransferInput> {
   }
 }
 
+function eventRecord(event: DailyEvent, receivedAtMs: number, acted: boolean): EventRecord {
+  return { id: event.id, type: event.type, receivedAt: new Date(receivedAtMs).toISOString(), acted };
+}
+
 /** Workflow time (deterministic). */
 const now = (): number => Date.now();
 
 /** The Temporal UI's "current details": a short markdown view of where the transfer is. */
 function describe(status: TransferStatus): string {
-  const header = `**${status.state}**${status.outcome ? ` — last outcome: ${status.outcome}` : ''}`;
+  const header = `**${status.state}**${status.outcome ? ` — last outcome: ${status.outcome}` : ''}${status.leg ? ` — caller: ${status.leg}` : ''}`;
   const attempts = status.attempts.map((a) => {
     const outcome = a.outcome ? `${a.outcome}${a.decidedBy ? ` (${a.decidedBy})` : ''}` : 'in progress';
     return `${a.index + 1}. ${a.method} → ${maskEndpoint(a.toEndPoint)}: ${outcome}`;
   });
   const fallback = status.fallback ? [`fallback ${status.fallback.action}: ${status.fallback.detail}`] : [];
+  const attention = status.needsAttention ? [`needs attention: ${status.needsAttention}`] : [];
   // Blank lines: markdown joins single newlines into one paragraph.
-  return [header, attempts.join('\n'), ...fallback].filter(Boolean).join('\n\n');
+  return [header, attempts.join('\n'), ...fallback, ...attention].filter(Boolean).join('\n\n');
 }

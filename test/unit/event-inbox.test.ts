@@ -1,5 +1,5 @@
 import type { DailyEvent, EventRecord } from '../../src/shared';
-import { EventInbox } from '../../src/workflows/event-inbox';
+import { EventInbox } from '../../src/workflows/v1/event-inbox';
 
 const event = (id: string, sessionId = 's1'): DailyEvent => ({
   id,

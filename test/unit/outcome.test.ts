@@ -1,6 +1,6 @@
 import type { DailyEvent } from '../../src/shared';
-import { applyEvent, decideFromEvents, fromCompleteStatus, fromSipCode } from '../../src/workflows/outcome';
-import type { AttemptProgress } from '../../src/workflows/outcome';
+import { applyEvent, decideFromEvents, fromCompleteStatus, fromSipCode } from '../../src/workflows/v1/outcome';
+import type { AttemptProgress } from '../../src/workflows/v1/outcome';
 
 const event = (type: DailyEvent['type'], extra: Partial<DailyEvent> = {}): DailyEvent => ({
   id: `${type}-${Math.random()}`,

@@ -1,4 +1,4 @@
-import type { AttemptOutcome, DailyEvent, TransferMethod } from '../shared';
+import type { AttemptOutcome, DailyEvent, TransferMethod } from '../../shared';
 
 /** What Daily has told us so far about one attempt; the first event of each kind counts. */
 export interface AttemptProgress {
@@ -28,9 +28,10 @@ export function applyEvent(progress: AttemptProgress, event: DailyEvent): boolea
     'participant.left': 'left',
     'dialin.stopped': 'left',
     'dialout.stopped': 'left',
-  } as const satisfies Record<DailyEvent['type'], keyof AttemptProgress>;
-  const key = slot[event.type];
-  if (progress[key]) return false;
+  } as const satisfies Partial<Record<DailyEvent['type'], keyof AttemptProgress>>;
+  // Types routed only since the leg model (`dialin.error`, `dialout.error`) change nothing for this frozen code.
+  const key = (slot as Partial<Record<string, (typeof slot)[keyof typeof slot]>>)[event.type];
+  if (key === undefined || progress[key]) return false;
   progress[key] = event;
   return true;
 }

@@ -1,4 +1,4 @@
-import type { DailyEvent, EventRecord } from '../shared';
+import type { DailyEvent, EventRecord } from '../../shared';
 
 /**
  * Daily delivers webhooks at least once, in any order, sometimes late. The inbox keeps each event id once, ignores
