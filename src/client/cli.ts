@@ -31,6 +31,7 @@ import {
   formatWebhookSetup,
   formatWebhookStatus,
 } from './cli-format';
+import { formatReplayReport, replayTransfers } from './replay';
 import { TransferAlreadyRunningError, TransferClient } from './transfers';
 
 /** Every exit code the CLI uses, and what it means (printed by `--help`). */
@@ -42,6 +43,7 @@ export const EXIT_CODES = {
   notFound: 4,
   temporalUnreachable: 5,
   dailyError: 6,
+  replayFailed: 7,
 } as const;
 type ExitCode = (typeof EXIT_CODES)[keyof typeof EXIT_CODES];
 
@@ -53,6 +55,7 @@ const EXIT_CODE_MEANINGS: Record<keyof typeof EXIT_CODES, string> = {
   notFound: 'no transfer with that workflow id',
   temporalUnreachable: 'the Temporal server cannot be reached',
   dailyError: "Daily's API failed or refused the request (webhook commands)",
+  replayFailed: 'a history did not replay against this code (replay): deploying it would break running transfers',
 };
 
 const HELP_EPILOG = [
@@ -108,6 +111,7 @@ const OUTCOMES = Object.keys({
 const POLL_INTERVAL_MS = 500;
 /** A CLI should say quickly that it cannot reach the server rather than hang on a typo'd address. */
 const CONNECT_TIMEOUT_MS = 5_000;
+const GRPC_INVALID_ARGUMENT = 3;
 const GRPC_UNAVAILABLE = 14;
 
 export interface CliIo {
@@ -193,7 +197,12 @@ async function withTransfers<T>(
   flags: TemporalFlags,
   use: (transfers: TransferClient) => Promise<T>
 ): Promise<T> {
-  const { temporal, taskQueue } = cliTemporalConfig(ctx.env, flags);
+  const { taskQueue } = cliTemporalConfig(ctx.env, flags);
+  return withClient(ctx, flags, (client) => use(new TransferClient(client, taskQueue)));
+}
+
+async function withClient<T>(ctx: Context, flags: TemporalFlags, use: (client: Client) => Promise<T>): Promise<T> {
+  const { temporal } = cliTemporalConfig(ctx.env, flags);
   let options: ReturnType<typeof temporalConnectionOptions>;
   try {
     options = temporalConnectionOptions(temporal);
@@ -209,7 +218,7 @@ async function withTransfers<T>(
     throw unreachable(temporal.address, err);
   }
   try {
-    return await use(new TransferClient(new Client({ connection, namespace: temporal.namespace }), taskQueue));
+    return await use(new Client({ connection, namespace: temporal.namespace }));
   } finally {
     await connection.close();
   }
@@ -429,6 +438,30 @@ async function webhookStatusCommand(
   return status.problems.length === 0 ? EXIT_CODES.ok : EXIT_CODES.unsuccessful;
 }
 
+async function replayCommand(
+  ctx: Context,
+  flags: TemporalFlags & GlobalFlags & { query?: string; limit: number }
+): Promise<ExitCode> {
+  const report = await withClient(ctx, flags, async (client) => {
+    try {
+      return await replayTransfers({
+        client,
+        query: flags.query,
+        limit: flags.limit,
+        onResult: flags.json
+          ? undefined
+          : (workflowId, failure) => ctx.io.stdout.write(`${failure ? 'FAIL' : 'ok  '}  ${workflowId}\n`),
+      });
+    } catch (err) {
+      if (isGrpcCode(err, GRPC_INVALID_ARGUMENT))
+        throw new CliError(`invalid --query: ${messageOf(err)}`, EXIT_CODES.usage);
+      throw err;
+    }
+  });
+  ctx.io.stdout.write(flags.json ? `${JSON.stringify(report)}\n` : formatReplayReport(report));
+  return report.failures.length === 0 ? EXIT_CODES.ok : EXIT_CODES.replayFailed;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // The program
 // ---------------------------------------------------------------------------------------------------------------
@@ -439,7 +472,7 @@ function temporalOptions(command: Command): Command {
     .option('--namespace <name>', 'Temporal namespace (TEMPORAL_NAMESPACE; default "default")')
     .option(
       '--profile <name>',
-      "profile of Temporal's config file to connect with, as `temporal --profile` (TEMPORAL_PROFILE; default \"default\")"
+      'profile of Temporal\'s config file to connect with, as `temporal --profile` (TEMPORAL_PROFILE; default "default")'
     );
 }
 
@@ -543,6 +576,24 @@ function buildProgram(ctx: Context, setExitCode: (code: ExitCode) => void): Comm
     )
   );
 
+  temporalOptions(
+    program
+      .command('replay')
+      .description(
+        "Replay recent transfer histories against this build's workflow code (run it before deploying): exit 7 if " +
+          'any does not replay.'
+      )
+      .option(
+        '--query <visibility-query>',
+        'which transfers, e.g. "CloseTime > \'2026-01-01T00:00:00Z\'" (default: all)'
+      )
+      .option('--limit <n>', 'at most this many, newest first', positiveInteger, 100)
+  ).action(
+    action((_opts: unknown, command: Command) =>
+      replayCommand(ctx, flagsOf<TemporalFlags & { query?: string; limit: number }>(command))
+    )
+  );
+
   const webhook = program.command('webhook').description("Daily's webhook to the relay: set it up, check it.");
   dailyOptions(
     webhook
@@ -582,9 +633,13 @@ function messageOf(err: unknown): string {
   return err.cause instanceof Error && err.cause.message ? `${err.message}: ${err.cause.message}` : err.message;
 }
 
-function isUnavailable(err: unknown): boolean {
+function isGrpcCode(err: unknown, code: number): boolean {
   const grpc = err instanceof ServiceError ? err.cause : err;
-  return isGrpcServiceError(grpc) && grpc.code === GRPC_UNAVAILABLE;
+  return isGrpcServiceError(grpc) && grpc.code === code;
+}
+
+function isUnavailable(err: unknown): boolean {
+  return isGrpcCode(err, GRPC_UNAVAILABLE);
 }
 
 /** One clear message and an exit code for anything a command throws. */
