@@ -49,7 +49,7 @@ async function main(): Promise<void> {
       'Switchboard is running',
       `  Temporal UI     ${stack.uiUrl}`,
       `  Temporal        ${stack.temporalAddress}   (data in ${env.SWITCHBOARD_DATA_DIR})`,
-      `  Relay           ${stack.relayUrl}/webhooks/daily`,
+      `  Relay           ${stack.relayUrl}/webhooks/daily   (spool ${stack.relaySpoolPath})`,
       stack.sandboxUrl
         ? `  Daily sandbox   ${stack.sandboxUrl}/v1   (no DAILY_API_KEY set)`
         : '  Daily           real API (DAILY_API_KEY set): point your webhook at the relay with `switchboard webhook setup`',

@@ -38,6 +38,8 @@ export interface LocalStack {
   temporalAddress: string;
   uiUrl: string;
   relayUrl: string;
+  /** The relay's spool (SQLite) under the data directory. */
+  relaySpoolPath: string;
   sandboxUrl?: string;
   stop(): Promise<void>;
 }
@@ -109,6 +111,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
         host: '127.0.0.1',
         secrets: webhookSecret,
         watchdogIntervalSec: 60,
+        spoolPath: path.join(opts.dataDir, 'relay-spool.sqlite'),
         ...(opts.daily ? { daily: { apiKey: opts.daily.apiKey, apiUrl: opts.daily.apiUrl } } : {}),
       },
       { logger: logger.child({ service: 'relay' }) }
@@ -137,6 +140,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       temporalAddress: server.address,
       uiUrl: server.uiUrl ?? `http://localhost:${opts.uiPort}`,
       relayUrl: relay.url,
+      relaySpoolPath: relay.spoolPath,
       sandboxUrl: sandbox?.url,
       stop,
     };

@@ -1,45 +1,61 @@
 import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { WorkflowNotFoundError } from '@temporalio/client';
-import type { DailyEvent } from '../shared';
-import { dailyEventSignal, transferWorkflowId } from '../shared';
+import { transferWorkflowId } from '../shared';
+import type { ParsedWebhook } from './daily-event';
 import { parseDailyWebhook } from './daily-event';
 import type { RelayMetrics } from './metrics';
 import { createRelayMetrics } from './metrics';
+import type { SignalClient } from './signal-drainer';
+import { startSignalDrainer } from './signal-drainer';
+import { Spool, SpoolError } from './spool';
 import type { WebhookSecrets } from './webhook-auth';
 import { createWebhookAuthenticator } from './webhook-auth';
 
-export const WEBHOOK_PATH = '/webhooks/daily';
+export type { SignalClient } from './signal-drainer';
 
-/** The part of a Temporal `Client` the relay uses; a real `Client` fits. */
-export interface SignalClient {
-  workflow: {
-    getHandle(workflowId: string): { signal(def: typeof dailyEventSignal, event: DailyEvent): Promise<void> };
-  };
-  withDeadline<R>(deadline: number | Date, fn: () => Promise<R>): Promise<R>;
-}
+export const WEBHOOK_PATH = '/webhooks/daily';
 
 export interface RelayDeps {
   temporal: SignalClient;
   secrets: WebhookSecrets;
   /** Backs `/readyz`: whether Temporal answers right now. */
   isTemporalReady: () => Promise<boolean>;
-  /** How far `X-Webhook-Timestamp` may be from now. Default 300 s. */
+  /**
+   * Where verified events are held until Temporal has them. Default: an in-memory spool, for tests that do not
+   * restart the relay; `startRelay` passes the file spool. The relay closes a spool it created, not one passed in.
+   */
+  spool?: Spool;
+  /**
+   * How far `X-Webhook-Timestamp` may be from now. Default 3900 s: Daily's `exponential` mode retries a message up to
+   * 4 times with waits of up to 15 minutes, and a retry may carry its first attempt's timestamp; a replay inside the
+   * window is harmless, since the spool dedupes by event id for far longer (24 h).
+   */
   timestampToleranceSec?: number;
   /** Daily's transfer events are well under 2 KiB. Default 64 KiB. */
   bodyLimitBytes?: number;
   /**
-   * How long a signal may take before the relay gives up and answers 503. Daily wants an answer within a few
-   * seconds and counts a slow one as a failure anyway; without a deadline the client's own retries run ~30 s.
-   * Default 3000 ms.
+   * How long one signal may take before the drainer counts it as failed and retries it later. Without a deadline the
+   * client's own retries run ~30 s. Default 5000 ms.
    */
   signalTimeoutMs?: number;
+  /** Signals in flight at once while draining (one at a time per transfer). Default 32. */
+  drainConcurrency?: number;
+  /** The drainer's backoff between tries of a job that failed (Temporal away). Defaults 250 ms and 10 s. */
+  retryBaseMs?: number;
+  retryCapMs?: number;
+  /**
+   * A whole request (headers and body) must arrive within this, so a client that sends slowly cannot hold a
+   * connection forever. Default 10 s (Daily sends a few KiB at once).
+   */
+  requestTimeoutMs?: number;
+  /** A connection with no traffic at all is closed after this. Default 60 s; keep-alive idle sockets close sooner. */
+  connectionTimeoutMs?: number;
   /** A pino logger; silent when omitted. */
   logger?: FastifyBaseLogger;
   metrics?: RelayMetrics;
 }
 
-type Outcome = 'verification' | 'signaled' | 'unmatched' | 'ignored';
+type Outcome = 'verification' | 'accepted' | 'duplicate' | 'dead_lettered';
 
 /** Daily POSTs this when a webhook is created or re-activated and wants a quick 200; it may be unsigned. */
 function isVerificationRequest(body: unknown): boolean {
@@ -66,24 +82,64 @@ function domainIdOf(body: unknown): string | undefined {
   return typeof domainId === 'string' ? domainId : undefined;
 }
 
+/** A bounded label for `received_total`: verified bodies may carry any `type`, and labels must not grow forever. */
+function typeLabel(parsed: Exclude<ParsedWebhook, { kind: 'transfer' }>): string {
+  return parsed.kind === 'other' ? 'other' : parsed.reason === 'malformed_json' ? 'malformed' : 'invalid';
+}
+
 function header(request: FastifyRequest, name: string): string | undefined {
   const value = request.headers[name];
   return typeof value === 'string' ? value : undefined;
 }
 
 /**
- * The relay: Daily's webhooks in, Temporal signals out. Returns the app built but not listening (`main.ts` listens;
- * tests `inject` or listen on port 0).
+ * The relay: Daily's webhooks in, Temporal signals out. A verified event is written to the spool and answered 200;
+ * the drainer started here signals it to its transfer afterwards, for as long as Temporal needs. Returns the app
+ * built but not listening (`main.ts` listens; tests listen on port 0); closing it stops the drainer.
  */
 export function createRelay(deps: RelayDeps): FastifyInstance {
   const metrics = deps.metrics ?? createRelayMetrics();
-  const authenticate = createWebhookAuthenticator(deps.secrets, deps.timestampToleranceSec ?? 300);
-  const signalTimeoutMs = deps.signalTimeoutMs ?? 3000;
+  const authenticate = createWebhookAuthenticator(deps.secrets, deps.timestampToleranceSec ?? 3900);
+  const spool = deps.spool ?? new Spool(':memory:');
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: deps.bodyLimitBytes ?? 64 * 1024,
+    requestTimeout: deps.requestTimeoutMs ?? 10_000,
+    connectionTimeout: deps.connectionTimeoutMs ?? 60_000,
+    // Node checks request timeouts on this interval (30 s by default), which would let a slow sender overstay.
+    http: { connectionsCheckingInterval: 1000 },
     // Webhook outcomes are logged below; per-request lines for probes and scrapes would drown them.
     logController: new LogController({ disableRequestLogging: true }),
+  });
+
+  const drainer = startSignalDrainer({
+    spool,
+    temporal: deps.temporal,
+    signalTimeoutMs: deps.signalTimeoutMs ?? 5000,
+    concurrency: deps.drainConcurrency,
+    retryBaseMs: deps.retryBaseMs,
+    retryCapMs: deps.retryCapMs,
+    metrics,
+    logger: app.log,
+  });
+  metrics.observeSpool({
+    pending: () => drainer.size(),
+    oldestReceivedAtMs: () => drainer.oldestReceivedAtMs(),
+    deadLetters: () => spool.deadLetterCounts(),
+  });
+  // Dedupe ids and dead letters past their retention go now and hourly; the spool stays small.
+  spool.prune();
+  const pruning = setInterval(() => {
+    try {
+      spool.prune();
+    } catch (err) {
+      app.log.error({ err }, 'could not prune the relay spool');
+    }
+  }, 3600_000).unref();
+  app.addHook('onClose', async () => {
+    clearInterval(pruning);
+    await drainer.stop();
+    if (!deps.spool) spool.close();
   });
 
   const reject = (reply: FastifyReply, status: number, reason: string, message: string) => {
@@ -139,42 +195,49 @@ export function createRelay(deps: RelayDeps): FastifyInstance {
         request.log.warn({ reason: auth.reason }, 'webhook rejected');
         return reject(reply, 401, auth.reason, auth.message);
       }
-      if (!json.ok) return reject(reply, 400, 'malformed_json', 'body is not JSON');
 
-      const parsed = parseDailyWebhook(json.value);
-      if (parsed.kind === 'invalid') {
-        request.log.warn({ issues: parsed.message }, 'webhook rejected: invalid event');
-        return reject(reply, 400, 'invalid_event', parsed.message);
-      }
-      if (parsed.kind === 'other') {
-        metrics.received.inc({ type: parsed.type });
-        metrics.unmatched.inc({ reason: 'ignored_type' });
-        return accept(reply, 'ignored');
-      }
-
-      const { event } = parsed;
-      metrics.received.inc({ type: event.type });
-      const workflowId = transferWorkflowId(event.room, event.sessionId);
-      const log = request.log.child({ eventId: event.id, type: event.type, workflowId });
+      // From here on Daily sent it: whatever it holds, it is answered 200 once it is on disk (a non-2xx would only
+      // make Daily send the same bytes again, and count towards switching the webhook off).
+      const receivedAtMs = Date.now();
+      const domainId = json.ok ? domainIdOf(json.value) : undefined;
+      const parsed: ParsedWebhook = json.ok
+        ? parseDailyWebhook(json.value)
+        : { kind: 'invalid', reason: 'malformed_json', message: 'body is not JSON' };
+      metrics.received.inc({ type: parsed.kind === 'transfer' ? parsed.event.type : typeLabel(parsed) });
       try {
-        await deps.temporal.withDeadline(Date.now() + signalTimeoutMs, () =>
-          deps.temporal.workflow.getHandle(workflowId).signal(dailyEventSignal, event)
-        );
-      } catch (err) {
-        // No running transfer for this leg (never started, or already closed): retrying can't change that.
-        if (err instanceof WorkflowNotFoundError) {
-          metrics.unmatched.inc({ reason: 'no_running_transfer' });
-          log.info('no running transfer for event');
-          return accept(reply, 'unmatched');
+        if (parsed.kind !== 'transfer') {
+          const reason = parsed.kind === 'other' ? 'ignored_type' : parsed.reason;
+          const detail = parsed.kind === 'other' ? `Switchboard does not act on ${parsed.type}` : parsed.message;
+          const meta = {
+            receivedAtMs,
+            eventId: parsed.id,
+            type: parsed.type,
+            domainId,
+          };
+          const kept = spool.deadLetterAtIntake(meta, reason, detail, rawBody.toString('utf8'));
+          if (!kept) return accept(reply, 'duplicate');
+          metrics.deadLettered.inc({ reason });
+          if (reason === 'ignored_type') metrics.unmatched.inc({ reason });
+          request.log.info({ eventId: parsed.id, type: parsed.type, reason, detail }, 'event dead-lettered');
+          return accept(reply, 'dead_lettered');
         }
-        // Anything else may succeed later: a non-2xx makes Daily deliver the event again.
-        log.warn({ error: (err as Error).message }, 'signal failed; asking Daily to retry');
-        return reject(reply, 503, 'temporal_unavailable', 'could not hand the event to Temporal; retry later');
+        const { event } = parsed;
+        const result = spool.accept({ eventId: event.id, type: event.type, domainId, receivedAtMs }, [
+          { kind: 'signal', lane: transferWorkflowId(event.room, event.sessionId), data: JSON.stringify(event) },
+        ]);
+        if (result.outcome === 'duplicate') {
+          metrics.duplicates.inc();
+          return accept(reply, 'duplicate');
+        }
+        drainer.enqueue(result.jobs);
+        metrics.ackLatency.observe(reply.elapsedTime / 1000);
+        return accept(reply, 'accepted');
+      } catch (err) {
+        // The only way a verified event gets a non-2xx: it could not be made durable, so Daily must send it again.
+        if (!(err instanceof SpoolError)) throw err;
+        request.log.error({ err }, 'spool write failed; asking Daily to retry');
+        return reject(reply, 503, 'spool_unavailable', 'could not store the event; retry later');
       }
-      metrics.signaled.inc({ type: event.type });
-      metrics.signalLatency.observe(reply.elapsedTime / 1000);
-      log.info('event signaled');
-      return accept(reply, 'signaled');
     });
   });
 

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { z } from 'zod';
 import type { CrossCheck, TemporalConfig } from '../config';
 import { parseEnv, temporalConfigFrom, temporalEnv, temporalTlsPair } from '../config';
@@ -13,6 +14,15 @@ export interface RelayConfig {
   /** Set when `DAILY_API_KEY` is: the relay then runs the webhook watchdog. */
   daily?: { apiKey: string; apiUrl: string };
   watchdogIntervalSec: number;
+  /** The relay's SQLite spool file: one per relay, on a volume that outlives the process. */
+  spoolPath: string;
+  /** Signals in flight at once while draining the spool (across transfers; one at a time per transfer). */
+  drainConcurrency?: number;
+}
+
+/** `RELAY_SPOOL_PATH` when unset: beside the rest of Switchboard's local data. */
+export function defaultSpoolPath(env: NodeJS.ProcessEnv = process.env): string {
+  return path.resolve(env.SWITCHBOARD_DATA_DIR || '.switchboard', 'relay-spool.sqlite');
 }
 
 const port = (fallback: number) =>
@@ -44,6 +54,8 @@ const relayEnv = z.object({
   DAILY_API_KEY: z.string().optional(),
   DAILY_API_URL: z.url().default(DEFAULT_DAILY_API_BASE),
   WEBHOOK_WATCHDOG_INTERVAL_SEC: z.coerce.number('must be a number of seconds').positive().default(60),
+  RELAY_SPOOL_PATH: z.string().optional(),
+  RELAY_DRAIN_CONCURRENCY: z.coerce.number('must be a whole number').int().min(1).default(32),
 });
 
 const oneWebhookSecret: CrossCheck = (env) =>
@@ -62,5 +74,7 @@ export function loadRelayConfig(env: NodeJS.ProcessEnv = process.env): RelayConf
     secrets: e.DAILY_WEBHOOK_SECRETS ?? (e.DAILY_WEBHOOK_SECRET as string),
     daily: e.DAILY_API_KEY ? { apiKey: e.DAILY_API_KEY, apiUrl: e.DAILY_API_URL } : undefined,
     watchdogIntervalSec: e.WEBHOOK_WATCHDOG_INTERVAL_SEC,
+    spoolPath: e.RELAY_SPOOL_PATH ? path.resolve(e.RELAY_SPOOL_PATH) : defaultSpoolPath(env),
+    drainConcurrency: e.RELAY_DRAIN_CONCURRENCY,
   };
 }

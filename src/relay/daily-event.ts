@@ -42,12 +42,14 @@ const transferPayloadSchema = z.looseObject({
   refer_sip_response_code: code.optional(),
   notify_sip_response_code: code.optional(),
   duration: numeric.optional(),
+  error_msg: z.string().optional(),
 });
 
 export type ParsedWebhook =
   | { kind: 'transfer'; event: DailyEvent }
   | { kind: 'other'; type: string; id: string }
-  | { kind: 'invalid'; message: string };
+  /** What could be read of the envelope (`id`, `type`) is kept for the dead letter. */
+  | { kind: 'invalid'; reason: 'malformed_json' | 'invalid_event'; message: string; id?: string; type?: string };
 
 function isTransferEventType(type: string): type is TransferEventType {
   return (TRANSFER_EVENT_TYPES as readonly string[]).includes(type);
@@ -59,12 +61,29 @@ const toMs = (value: number): number => Math.round(epochToMs(value));
 /** Validates an already JSON-parsed, authenticated body and normalises transfer events for the workflow. */
 export function parseDailyWebhook(body: unknown): ParsedWebhook {
   const envelope = envelopeSchema.safeParse(body);
-  if (!envelope.success) return { kind: 'invalid', message: z.prettifyError(envelope.error) };
+  if (!envelope.success) {
+    const known = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+    return {
+      kind: 'invalid',
+      reason: 'invalid_event',
+      message: z.prettifyError(envelope.error),
+      ...(typeof known.id === 'string' && known.id !== '' ? { id: known.id } : {}),
+      ...(typeof known.type === 'string' && known.type !== '' ? { type: known.type } : {}),
+    };
+  }
   const { type, id, event_ts: eventTs } = envelope.data;
   if (!isTransferEventType(type)) return { kind: 'other', type, id };
 
   const parsed = transferPayloadSchema.safeParse(envelope.data.payload);
-  if (!parsed.success) return { kind: 'invalid', message: `${type} payload: ${z.prettifyError(parsed.error)}` };
+  if (!parsed.success) {
+    return {
+      kind: 'invalid',
+      reason: 'invalid_event',
+      message: `${type} payload: ${z.prettifyError(parsed.error)}`,
+      id,
+      type,
+    };
+  }
   const p = parsed.data;
   const fields: Omit<DailyEvent, 'id' | 'type' | 'room' | 'sessionId'> = {
     occurredAtMs: p.timestamp === undefined ? undefined : toMs(p.timestamp),
@@ -75,6 +94,7 @@ export function parseDailyWebhook(body: unknown): ParsedWebhook {
     referSipResponseCode: p.refer_sip_response_code,
     notifySipResponseCode: p.notify_sip_response_code,
     durationSec: p.duration,
+    errorMessage: p.error_msg,
   };
   // Absent fields are left out rather than set to undefined, so the signal carries only what Daily sent.
   const present = Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));

@@ -8,13 +8,16 @@ import { createRelay } from './app';
 import { temporalConnectionOptions } from '../config';
 import type { RelayConfig } from './config';
 import { createRelayMetrics } from './metrics';
+import { Spool } from './spool';
 import type { WebhookWatchdog } from './webhook-watchdog';
 import { startWebhookWatchdog } from './webhook-watchdog';
 
 export interface RunningRelay {
   /** Where the relay listens, e.g. `http://127.0.0.1:8080` (Daily's webhook URL is this + `/webhooks/daily`). */
   url: string;
-  /** Stops taking requests (in-flight ones finish), stops the watchdog, closes the Temporal connection. */
+  /** The spool file: what this relay accepted and Temporal does not have yet survives here. */
+  spoolPath: string;
+  /** Stops taking requests (in-flight ones finish) and the drainer, the watchdog, the spool, the Temporal connection. */
   close(): Promise<void>;
 }
 
@@ -34,22 +37,30 @@ async function temporalReachable(connection: Connection): Promise<boolean> {
  */
 export async function startRelay(config: RelayConfig, opts: { logger?: Logger } = {}): Promise<RunningRelay> {
   const logger = opts.logger ?? pino({ name: 'switchboard-relay' });
-  // Lazy: the relay starts (and reports not-ready, answering Daily 503) while Temporal is still coming up.
+  // Lazy: the relay starts (reporting not-ready, spooling what Daily sends) while Temporal is still coming up.
   const connection = Connection.lazy({
     ...temporalConnectionOptions(config.temporal),
-    // gRPC's default reconnect backoff grows to minutes; Daily's retries of a 503 come within seconds, so after an
-    // outage the relay must be back in that window.
+    // gRPC's default reconnect backoff grows to minutes; after an outage the spool should drain within seconds.
     channelArgs: { 'grpc.max_reconnect_backoff_ms': 5000 },
-    // No client-side retries: a failed signal becomes a 503 at once and Daily retries it. The SDK's retry
+    // No client-side retries: the drainer retries a failed signal itself, from the spool. The SDK's retry
     // interceptor would overshoot the signal deadline, and its timers could fire after the connection closed.
     interceptors: [],
   });
   const client = new Client({ connection, namespace: config.temporal.namespace });
   const metrics = createRelayMetrics();
   collectDefaultMetrics({ register: metrics.registry, prefix: 'switchboard_relay_' });
+  let spool: Spool;
+  try {
+    spool = new Spool(config.spoolPath);
+  } catch (err) {
+    await connection.close();
+    throw err;
+  }
   const app = createRelay({
     temporal: client,
     secrets: config.secrets,
+    spool,
+    drainConcurrency: config.drainConcurrency,
     isTemporalReady: () => temporalReachable(connection),
     logger,
     metrics,
@@ -58,6 +69,8 @@ export async function startRelay(config: RelayConfig, opts: { logger?: Logger } 
   try {
     await app.listen({ port: config.port, host: config.host });
   } catch (err) {
+    await app.close();
+    spool.close();
     await connection.close();
     throw err;
   }
@@ -81,6 +94,7 @@ export async function startRelay(config: RelayConfig, opts: { logger?: Logger } 
       url,
       temporal: config.temporal.address,
       namespace: config.temporal.namespace,
+      spool: config.spoolPath,
       watchdog: watchdog ? `every ${config.watchdogIntervalSec}s` : 'off (no DAILY_API_KEY)',
     },
     'relay listening'
@@ -88,8 +102,10 @@ export async function startRelay(config: RelayConfig, opts: { logger?: Logger } 
 
   return {
     url,
+    spoolPath: config.spoolPath,
     close: async () => {
       await app.close();
+      spool.close();
       await watchdog?.stop();
       await daily?.close();
       await connection.close();

@@ -4,7 +4,9 @@ import { createRelay } from '../../src/relay/app';
 import type { RelayDeps, SignalClient } from '../../src/relay/app';
 import { createRelayMetrics } from '../../src/relay/metrics';
 import type { RelayMetrics } from '../../src/relay/metrics';
+import { Spool } from '../../src/relay/spool';
 import type { DailyEvent } from '../../src/shared';
+import { waitFor } from '../helpers/wait';
 import type { Delivery } from './deliveries';
 import { SECRET, signed, transferEvent } from './deliveries';
 
@@ -42,15 +44,32 @@ interface Relay {
   url: string;
   sent: Sent[];
   metrics: RelayMetrics;
+  spool: Spool;
 }
 
 async function build(overrides: Partial<RelayDeps> = {}): Promise<Relay> {
   const { temporal, sent } = recordingTemporal();
   const metrics = createRelayMetrics();
-  const app = createRelay({ temporal, secrets: SECRET, isTemporalReady: async () => true, metrics, ...overrides });
+  const spool = new Spool(':memory:');
+  const app = createRelay({
+    temporal,
+    secrets: SECRET,
+    isTemporalReady: async () => true,
+    metrics,
+    spool,
+    retryBaseMs: 10,
+    retryCapMs: 50,
+    ...overrides,
+  });
   apps.push(app);
+  app.addHook('onClose', async () => spool.close());
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
-  return { url, sent, metrics };
+  return { url, sent, metrics, spool };
+}
+
+/** The 200 comes when the event is spooled; the signal follows. Waits until the spool holds nothing to do. */
+async function drained(relay: Relay): Promise<void> {
+  await waitFor('the spool to drain', async () => (await counter(relay.metrics, 'spool_pending_events')) === 0);
 }
 
 interface Answer {
@@ -87,12 +106,13 @@ const initiated = () =>
   });
 
 describe('POST /webhooks/daily', () => {
-  test('signals a verified transfer event, normalised, to the workflow of its leg', async () => {
+  test('spools a verified transfer event, answers 200, then signals it, normalised, to the workflow of its leg', async () => {
     const relay = await build();
     const event = initiated();
     const res = await deliver(relay, signed(event));
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ ok: true, outcome: 'signaled' });
+    expect(res.json()).toEqual({ ok: true, outcome: 'accepted' });
+    await drained(relay);
     expect(relay.sent).toEqual([
       {
         workflowId: 'transfer:support:leg-1',
@@ -158,10 +178,10 @@ describe('POST /webhooks/daily', () => {
 
   const nowSec = () => Math.floor(Date.now() / 1000);
   test.each([
-    ['seconds, 301 s old', () => String(nowSec() - 301)],
-    ['seconds, 301 s ahead', () => String(nowSec() + 301)],
-    ['milliseconds, 301 s old', () => String(Date.now() - 301_000)],
-  ])('rejects a correctly signed stale timestamp (%s) with 401', async (_name, timestamp) => {
+    ['seconds, 3901 s old', () => String(nowSec() - 3901)],
+    ['seconds, 3901 s ahead', () => String(nowSec() + 3901)],
+    ['milliseconds, 3901 s old', () => String(Date.now() - 3901_000)],
+  ])('rejects a correctly signed timestamp outside the replay window (%s) with 401', async (_name, timestamp) => {
     const relay = await build();
     const res = await deliver(relay, signed(initiated(), { timestamp: timestamp() }));
     expect(res.statusCode).toBe(401);
@@ -170,10 +190,16 @@ describe('POST /webhooks/daily', () => {
     expect(await counter(relay.metrics, 'webhooks_rejected_total', { reason: 'stale_timestamp' })).toBe(1);
   });
 
+  test("accepts a timestamp an hour old: Daily's exponential retries span up to 4 × 15 minutes", async () => {
+    const relay = await build();
+    expect((await deliver(relay, signed(initiated(), { timestamp: String(nowSec() - 3600) }))).statusCode).toBe(200);
+  });
+
   test('accepts the timestamp header in milliseconds and fractional seconds', async () => {
     const relay = await build();
     expect((await deliver(relay, signed(initiated(), { timestamp: String(Date.now()) }))).statusCode).toBe(200);
     expect((await deliver(relay, signed(initiated(), { timestamp: String(Date.now() / 1000) }))).statusCode).toBe(200);
+    await drained(relay);
     expect(relay.sent).toHaveLength(2);
   });
 
@@ -190,24 +216,55 @@ describe('POST /webhooks/daily', () => {
     expect(res.json()).toMatchObject({ error: 'bad_timestamp' });
   });
 
-  test('rejects correctly signed malformed JSON with 400, and unsigned malformed JSON with 401', async () => {
+  test('dead-letters correctly signed malformed JSON with 200 (a retry could not fix it); unsigned is 401', async () => {
     const relay = await build();
     const body = '{"type": "calltransfer.initiated",';
     const res = await deliver(relay, signed(undefined, { body }));
-    expect(res.statusCode).toBe(400);
-    expect(res.json()).toMatchObject({ error: 'malformed_json' });
-    expect(await counter(relay.metrics, 'webhooks_rejected_total', { reason: 'malformed_json' })).toBe(1);
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ ok: true, outcome: 'dead_lettered' });
+    expect(relay.spool.deadLetters()).toEqual([
+      expect.objectContaining({ reason: 'malformed_json', detail: 'body is not JSON', body }),
+    ]);
+    expect(await counter(relay.metrics, 'dead_lettered_total', { reason: 'malformed_json' })).toBe(1);
+    expect(await counter(relay.metrics, 'dead_letters', { reason: 'malformed_json' })).toBe(1);
     const unsigned = await call(relay.url, '/webhooks/daily', { method: 'POST', body });
     expect(unsigned.statusCode).toBe(401);
+    expect(relay.spool.deadLetters()).toHaveLength(1);
   });
 
-  test('rejects a signed transfer event it cannot route (no session_id) with 400', async () => {
+  test('dead-letters a signed transfer event it cannot route (no session_id) with 200, once per event id', async () => {
     const relay = await build();
     const event = transferEvent('calltransfer.answered', { room: 'support' });
     const res = await deliver(relay, signed(event));
-    expect(res.statusCode).toBe(400);
-    expect(res.json()).toMatchObject({ error: 'invalid_event' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ ok: true, outcome: 'dead_lettered' });
+    expect((await deliver(relay, signed(event))).json()).toEqual({ ok: true, outcome: 'duplicate' });
+    expect(relay.spool.deadLetters()).toEqual([
+      expect.objectContaining({
+        eventId: event.id,
+        type: 'calltransfer.answered',
+        domainId: 'domain-a',
+        reason: 'invalid_event',
+        detail: expect.stringContaining('session_id'),
+      }),
+    ]);
+    await drained(relay);
     expect(relay.sent).toEqual([]);
+  });
+
+  test('answers the same event id once as accepted, then as duplicate, and signals it once', async () => {
+    const relay = await build();
+    const event = initiated();
+    const outcomes = [];
+    for (let i = 0; i < 3; i += 1) outcomes.push((await deliver(relay, signed(event))).json());
+    expect(outcomes).toEqual([
+      { ok: true, outcome: 'accepted' },
+      { ok: true, outcome: 'duplicate' },
+      { ok: true, outcome: 'duplicate' },
+    ]);
+    await drained(relay);
+    expect(relay.sent).toHaveLength(1);
+    expect(await counter(relay.metrics, 'webhooks_duplicate_total')).toBe(2);
   });
 
   test('rejects a body over the limit with 413 before reading it', async () => {
@@ -224,40 +281,84 @@ describe('POST /webhooks/daily', () => {
     const delivery = signed(initiated());
     const res = await deliver(relay, { ...delivery, headers: { ...delivery.headers, 'content-type': 'text/plain' } });
     expect(res.statusCode).toBe(200);
+    await drained(relay);
     expect(relay.sent).toHaveLength(1);
   });
 
   test.each(['participant.joined', 'dialin.connected', 'recording.ready-to-download'])(
-    'acknowledges %s with 200 and signals nothing',
+    'dead-letters %s (a type Switchboard does not act on) with 200 and signals nothing',
     async (type) => {
       const relay = await build();
       const res = await deliver(relay, signed(transferEvent(type, { room: 'support', session_id: 'leg-1' })));
       expect(res.statusCode).toBe(200);
-      expect(res.json()).toEqual({ ok: true, outcome: 'ignored' });
+      expect(res.json()).toEqual({ ok: true, outcome: 'dead_lettered' });
+      expect(relay.spool.deadLetters()).toEqual([expect.objectContaining({ type, reason: 'ignored_type' })]);
       expect(relay.sent).toEqual([]);
       expect(await counter(relay.metrics, 'webhooks_unmatched_total', { reason: 'ignored_type' })).toBe(1);
-      expect(await counter(relay.metrics, 'webhooks_received_total', { type })).toBe(1);
+      expect(await counter(relay.metrics, 'webhooks_received_total', { type: 'other' })).toBe(1);
     }
   );
 
-  test('acknowledges an event for a leg with no running transfer with 200 and counts it', async () => {
+  test('dead-letters an event for a leg with no running transfer once Temporal says so', async () => {
     const { temporal } = recordingTemporal(
       (workflowId) => new WorkflowNotFoundError('workflow execution already completed', workflowId, undefined)
     );
     const relay = await build({ temporal });
-    const res = await deliver(relay, signed(initiated()));
-    expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ ok: true, outcome: 'unmatched' });
+    const event = initiated();
+    const res = await deliver(relay, signed(event));
+    expect(res.json()).toEqual({ ok: true, outcome: 'accepted' });
+    await drained(relay);
+    expect(relay.spool.deadLetters()).toEqual([
+      expect.objectContaining({ eventId: event.id, reason: 'no_running_transfer' }),
+    ]);
     expect(await counter(relay.metrics, 'webhooks_unmatched_total', { reason: 'no_running_transfer' })).toBe(1);
   });
 
-  test('answers 503 when Temporal did not take the signal, so Daily retries', async () => {
-    const { temporal } = recordingTemporal(() => new Error('14 UNAVAILABLE: connection refused'));
+  test('answers 200 while Temporal refuses signals, retries, and delivers each leg in order once it is back', async () => {
+    let down = true;
+    const { temporal, sent } = recordingTemporal(() =>
+      down ? new Error('14 UNAVAILABLE: connection refused') : undefined
+    );
     const relay = await build({ temporal });
+    const legA = ['calltransfer.triggered', 'calltransfer.initiated', 'calltransfer.answered'].map((type) =>
+      transferEvent(type, { room: 'support', session_id: 'leg-a' })
+    );
+    const legB = ['calltransfer.triggered', 'calltransfer.initiated'].map((type) =>
+      transferEvent(type, { room: 'support', session_id: 'leg-b' })
+    );
+    for (const event of [legA[0], legB[0], legA[1], legB[1], legA[2]]) {
+      expect((await deliver(relay, signed(event))).json()).toEqual({ ok: true, outcome: 'accepted' });
+    }
+    await waitFor('retries', async () => (await counter(relay.metrics, 'signal_retries_total')) >= 4);
+    expect(sent).toEqual([]);
+    expect(await counter(relay.metrics, 'spool_pending_events')).toBe(5);
+    expect(await counter(relay.metrics, 'webhooks_rejected_total', { reason: 'temporal_unavailable' })).toBe(0);
+    down = false;
+    await drained(relay);
+    const ids = (workflowId: string) => sent.filter((s) => s.workflowId === workflowId).map((s) => s.event.id);
+    expect(ids('transfer:support:leg-a')).toEqual(legA.map((e) => e.id));
+    expect(ids('transfer:support:leg-b')).toEqual(legB.map((e) => e.id));
+  });
+
+  test('a leg whose transfer keeps failing does not hold back the others', async () => {
+    const { temporal, sent } = recordingTemporal((workflowId) =>
+      workflowId.endsWith(':stuck') ? new Error('deadline exceeded') : undefined
+    );
+    const relay = await build({ temporal });
+    await deliver(relay, signed(transferEvent('calltransfer.triggered', { room: 'r', session_id: 'stuck' })));
+    await deliver(relay, signed(transferEvent('calltransfer.triggered', { room: 'r', session_id: 'fine' })));
+    await waitFor('the healthy leg to be signaled', () => sent.length === 1);
+    expect(sent[0]?.workflowId).toBe('transfer:r:fine');
+    expect(await counter(relay.metrics, 'spool_pending_events')).toBe(1);
+  });
+
+  test('answers 503 only when the event cannot be written to the spool', async () => {
+    const relay = await build();
+    relay.spool.close();
     const res = await deliver(relay, signed(initiated()));
     expect(res.statusCode).toBe(503);
-    expect(res.json()).toMatchObject({ error: 'temporal_unavailable' });
-    expect(await counter(relay.metrics, 'webhooks_rejected_total', { reason: 'temporal_unavailable' })).toBe(1);
+    expect(res.json()).toMatchObject({ error: 'spool_unavailable' });
+    expect(await counter(relay.metrics, 'webhooks_rejected_total', { reason: 'spool_unavailable' })).toBe(1);
   });
 });
 
@@ -272,6 +373,7 @@ describe('several Daily domains on one relay', () => {
     const relay = await build({ secrets });
     expect((await deliver(relay, signed(forDomain('domain-a'), { secret: secretA }))).statusCode).toBe(200);
     expect((await deliver(relay, signed(forDomain('domain-b'), { secret: secretB }))).statusCode).toBe(200);
+    await drained(relay);
     expect(relay.sent).toHaveLength(2);
   });
 
@@ -287,11 +389,12 @@ describe('several Daily domains on one relay', () => {
     const left = transferEvent('participant.left', { room: 'sales', session_id: 'leg-9', duration: 12.5 });
     delete (left.payload as Record<string, unknown>).domain_id;
     expect((await deliver(relay, signed(left, { secret: secretB }))).statusCode).toBe(200);
+    await drained(relay);
     expect(relay.sent[0]?.event).toMatchObject({ type: 'participant.left', durationSec: 12.5 });
     const unknownDomain = await deliver(relay, signed(forDomain('domain-z'), { secret: secretA }));
     expect(unknownDomain.statusCode).toBe(200);
     const junk = await deliver(relay, signed(undefined, { body: 'not json', secret: secretB }));
-    expect(junk.statusCode).toBe(400);
+    expect(junk.json()).toEqual({ ok: true, outcome: 'dead_lettered' });
     const forged = await deliver(relay, signed(undefined, { body: 'not json', secret: SECRET }));
     expect(forged.statusCode).toBe(401);
   });
@@ -343,6 +446,7 @@ describe('routes and methods', () => {
   test('/metrics serves the Prometheus text of this relay only', async () => {
     const relay = await build();
     await deliver(relay, signed(initiated()));
+    await drained(relay);
     const other = await build();
     const res = await call(relay.url, '/metrics');
     expect(res.statusCode).toBe(200);
@@ -350,6 +454,9 @@ describe('routes and methods', () => {
     expect(res.body).toContain('switchboard_relay_webhooks_signaled_total{type="calltransfer.initiated"} 1');
     expect(res.body).toContain('switchboard_relay_signal_latency_seconds_count 1');
     expect(res.body).toContain('switchboard_relay_webhook_reactivations_total 0');
+    expect(res.body).toContain('switchboard_relay_ack_latency_seconds_count 1');
+    expect(res.body).toContain('switchboard_relay_spool_pending_events 0');
+    expect(res.body).toContain('switchboard_relay_spool_oldest_pending_age_seconds 0');
     const otherRes = await call(other.url, '/metrics');
     expect(otherRes.body).not.toContain('switchboard_relay_webhooks_signaled_total{');
   });

@@ -1,4 +1,5 @@
 import { ConfigError } from '../../src/config';
+import path from 'node:path';
 import { loadRelayConfig } from '../../src/relay/config';
 
 const secret = Buffer.from('s3cret').toString('base64');
@@ -12,7 +13,17 @@ describe('loadRelayConfig', () => {
       secrets: secret,
       daily: undefined,
       watchdogIntervalSec: 60,
+      spoolPath: path.resolve('.switchboard', 'relay-spool.sqlite'),
+      drainConcurrency: 32,
     });
+  });
+
+  test('puts the spool at RELAY_SPOOL_PATH, else under SWITCHBOARD_DATA_DIR', () => {
+    const base = { DAILY_WEBHOOK_SECRET: secret };
+    expect(loadRelayConfig({ ...base, RELAY_SPOOL_PATH: '/var/lib/relay/spool.db' }).spoolPath).toBe(
+      '/var/lib/relay/spool.db'
+    );
+    expect(loadRelayConfig({ ...base, SWITCHBOARD_DATA_DIR: '/data' }).spoolPath).toBe('/data/relay-spool.sqlite');
   });
 
   test('reads per-domain secrets, whose base64 may end in =', () => {

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import pino from 'pino';
@@ -11,6 +12,7 @@ import { findTemporalCli } from '../../src/local/temporal-cli';
 import { WEBHOOK_PATH } from '../../src/relay/app';
 import type { RunningRelay } from '../../src/relay/server';
 import { startRelay } from '../../src/relay/server';
+import { Spool } from '../../src/relay/spool';
 import { setupWebhook } from '../../src/relay/webhook-setup';
 import type { Sandbox } from '../../src/sandbox';
 import { startSandbox } from '../../src/sandbox';
@@ -19,61 +21,61 @@ import { quietRuntime } from '../helpers/temporal';
 import { waitFor } from '../helpers/wait';
 import { SECRET } from './deliveries';
 import { receivedQuery, recordDailyEvents } from './fixtures/recorder';
+import { RelayProcess } from './relay-process';
 
-// The whole promise of the relay: Temporal goes down while Daily keeps sending, comes back on the same data, and
-// every transfer event still reaches its workflow — with Daily's webhook never switched off.
+// The relay's promise: Temporal may be away for longer than Daily would ever retry, and the relay may die with
+// events still spooled, yet Daily sees only 200s and every transfer event reaches its workflow.
 const taskQueue = 'relay-outage';
 
-describe('Temporal outage while Daily keeps sending', () => {
+// Daily's `exponential` schedule, scaled down: 5 attempts, waits of 200, 400, 400, 400 ms — 1.4 s in all. The
+// outages below last several times that, so a relay that answered anything but 200 would lose events.
+const RETRY_BASE_MS = 200;
+const RETRY_CAP_MS = 400;
+const WHOLE_RETRY_SCHEDULE_MS = RETRY_BASE_MS + 3 * RETRY_CAP_MS;
+
+interface Leg {
+  room: string;
+  sessionId: string;
+}
+
+describe('durable intake', () => {
   const binary = findTemporalCli();
   const dataDir = mkdtempSync(path.join(tmpdir(), 'switchboard-relay-outage-'));
+  const dbFile = path.join(dataDir, 'temporal.db');
+  let port: number;
   let server: DevServer | undefined;
-  let relay: RunningRelay | undefined;
-  let sandbox: Sandbox | undefined;
-  let daily: DailyClient | undefined;
+  let sandbox: Sandbox;
+  let daily: DailyClient;
+  let legCounter = 0;
+
+  beforeAll(async () => {
+    if (!binary) throw new Error('needs the temporal CLI: run `npm run setup` or set TEMPORAL_CLI_PATH');
+    quietRuntime();
+    port = await freePort();
+    server = await startDevServer({ binary, port, dbFile });
+    sandbox = await startSandbox({
+      port: 0,
+      timing: { triggeredMs: 10, initiatedMs: 20, retryBaseMs: RETRY_BASE_MS, retryCapMs: RETRY_CAP_MS },
+      defaultScenario: { kind: 'answer', afterMs: 50, hangUpAfterMs: 100 },
+    });
+    daily = new DailyClient({ apiKey: sandbox.apiKey, baseUrl: sandbox.apiBase });
+  });
 
   afterAll(async () => {
-    await relay?.close();
     await daily?.close();
     await sandbox?.close();
     await server?.stop();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  test('nothing is lost and the webhook stays ACTIVE', async () => {
-    if (!binary) throw new Error('needs the temporal CLI: run `npm run setup` or set TEMPORAL_CLI_PATH');
-    quietRuntime();
-    const port = await freePort();
-    const dbFile = path.join(dataDir, 'temporal.db');
-    server = await startDevServer({ binary, port, dbFile });
-
-    relay = await startRelay(
-      {
-        temporal: { address: server.address, namespace: 'default' },
-        port: 0,
-        host: '127.0.0.1',
-        secrets: SECRET,
-        watchdogIntervalSec: 60,
-      },
-      { logger: pino({ level: 'silent' }) }
-    );
-    // Backoff of 1, 2, 4, 8 s between Daily's 5 attempts: the outage must fit in that window, as in production it
-    // must fit in Daily's ~15 minutes.
-    sandbox = await startSandbox({
-      port: 0,
-      timing: { triggeredMs: 10, initiatedMs: 20, retryBaseMs: 1000, retryCapMs: 8000 },
-      defaultScenario: { kind: 'answer', afterMs: 50, hangUpAfterMs: 100 },
+  /** Calls whose transfer workflows (recorders standing in for `transferCall`) run before Temporal goes down. */
+  async function runningLegs(count: number): Promise<Leg[]> {
+    const legs = Array.from({ length: count }, () => {
+      const room = `outage-${(legCounter += 1)}`;
+      sandbox.createRoom(room);
+      return { room, sessionId: sandbox.addCaller(room).sessionId };
     });
-    daily = new DailyClient({ apiKey: sandbox.apiKey, baseUrl: sandbox.apiBase });
-    await setupWebhook({ daily, url: `${relay.url}${WEBHOOK_PATH}`, hmac: SECRET });
-
-    // Three calls whose transfers are running when Temporal goes down.
-    const legs = ['a', 'b', 'c'].map((name) => {
-      const room = `outage-${name}`;
-      sandbox?.createRoom(room);
-      return { room, sessionId: sandbox?.addCaller(room).sessionId ?? '' };
-    });
-    const connection = await Connection.connect({ address: server.address });
+    const connection = await Connection.connect({ address: `127.0.0.1:${port}` });
     const client = new Client({ connection });
     for (const leg of legs) {
       await client.workflow.start(recordDailyEvents, {
@@ -82,52 +84,131 @@ describe('Temporal outage while Daily keeps sending', () => {
       });
     }
     await connection.close();
+    return legs;
+  }
 
-    await server.stop();
-    for (const leg of legs) {
-      await daily.sipCallTransfer(leg.room, { sessionId: leg.sessionId, toEndPoint: 'sip:agent@example.com' });
-    }
-    const forLeg = (leg: { room: string; sessionId: string }) =>
-      (sandbox?.emittedEvents() ?? []).filter(
+  const eventsOf = (leg: Leg) =>
+    sandbox
+      .emittedEvents()
+      .filter(
         (e) =>
           (TRANSFER_EVENT_TYPES as readonly string[]).includes(e.type) &&
           e.payload.room === leg.room &&
           e.payload.session_id === leg.sessionId
       );
-    // Every transfer has run to its end (`completed`) and each of its events has been refused at least once.
-    const refused = () => new Set(sandbox?.deliveries().flatMap((d) => (d.status === 503 ? [d.eventId] : [])));
-    await waitFor('the relay to refuse every event while Temporal is down', () => {
-      const ended = legs.every((leg) => forLeg(leg).some((e) => e.type === 'calltransfer.completed'));
-      const seen = refused();
-      return ended && legs.flatMap(forLeg).every((e) => seen.has(e.id));
-    });
 
-    server = await startDevServer({ binary, port, dbFile });
+  /** Transfers every leg while Temporal is down, and waits until Daily is done with all their webhooks. */
+  async function transferDuringOutage(legs: Leg[]): Promise<void> {
+    const stoppedAt = Date.now();
+    await server?.stop();
+    server = undefined;
+    for (const leg of legs) {
+      await daily.sipCallTransfer(leg.room, { sessionId: leg.sessionId, toEndPoint: 'sip:agent@example.com' });
+    }
+    await waitFor('every transfer to end', () =>
+      legs.every((leg) => eventsOf(leg).some((e) => e.type === 'calltransfer.completed'))
+    );
     await sandbox.idle();
+    // Longer than Daily would have kept retrying any event refused at the start of the outage.
+    await sleep(Math.max(0, 3 * WHOLE_RETRY_SCHEDULE_MS - (Date.now() - stoppedAt)));
+  }
 
-    expect(sandbox.deliveries().filter((d) => d.status === 'dropped')).toEqual([]);
-    expect(sandbox.webhooks()).toMatchObject([{ state: 'ACTIVE' }]);
-
-    const nativeConnection = await NativeConnection.connect({ address: server.address });
+  /** Every event Daily sent about each leg reached the leg's workflow. */
+  async function expectAllDelivered(legs: Leg[]): Promise<void> {
+    const nativeConnection = await NativeConnection.connect({ address: `127.0.0.1:${port}` });
     const worker = await Worker.create({
       connection: nativeConnection,
       taskQueue,
       workflowsPath: require.resolve('./fixtures/recorder'),
     });
-    const check = new Client({ connection: await Connection.connect({ address: server.address }) });
+    const check = new Client({ connection: await Connection.connect({ address: `127.0.0.1:${port}` }) });
     try {
       await worker.runUntil(async () => {
         for (const leg of legs) {
-          const received = await check.workflow
-            .getHandle(transferWorkflowId(leg.room, leg.sessionId))
-            .query(receivedQuery);
+          const handle = check.workflow.getHandle(transferWorkflowId(leg.room, leg.sessionId));
+          const expected = new Set(eventsOf(leg).map((e) => e.id));
+          expect(expected.size).toBeGreaterThanOrEqual(5);
           // At least once: a signal whose answer was lost may arrive twice; the real workflow dedupes by id.
-          expect(new Set(received.map((e) => e.id))).toEqual(new Set(forLeg(leg).map((e) => e.id)));
+          const received = await waitFor(`every event of ${leg.room}`, async () => {
+            const ids = new Set((await handle.query(receivedQuery)).map((e) => e.id));
+            return ids.size >= expected.size && ids;
+          });
+          expect(received).toEqual(expected);
         }
       });
     } finally {
       await check.connection.close();
       await nativeConnection.close();
+    }
+  }
+
+  const onlyOks = () => {
+    expect(sandbox.deliveries().filter((d) => d.status !== 200)).toEqual([]);
+    expect(sandbox.webhooks()).toMatchObject([{ state: 'ACTIVE', failedCount: 0 }]);
+  };
+
+  test("Temporal down for longer than Daily's whole retry schedule: Daily sees only 200s, nothing is lost", async () => {
+    const relay: RunningRelay = await startRelay(
+      {
+        temporal: { address: `127.0.0.1:${port}`, namespace: 'default' },
+        port: 0,
+        host: '127.0.0.1',
+        secrets: SECRET,
+        watchdogIntervalSec: 60,
+        spoolPath: path.join(dataDir, 'in-process-relay.sqlite'),
+      },
+      { logger: pino({ level: 'silent' }) }
+    );
+    try {
+      await setupWebhook({ daily, url: `${relay.url}${WEBHOOK_PATH}`, hmac: SECRET });
+      const legs = await runningLegs(3);
+      await transferDuringOutage(legs);
+      onlyOks();
+      const metrics = await (await fetch(`${relay.url}/metrics`)).text();
+      const pending = Number(/^switchboard_relay_spool_pending_events (\d+)$/m.exec(metrics)?.[1]);
+      expect(pending).toBe(legs.flatMap(eventsOf).length);
+
+      server = await startDevServer({ binary: binary as string, port, dbFile });
+      await expectAllDelivered(legs);
+    } finally {
+      await relay.close();
+    }
+  });
+
+  test('the relay SIGKILLed mid-drain and restarted on its spool delivers the rest', async () => {
+    const spoolPath = path.join(dataDir, 'relay-process.sqlite');
+    const relay = new RelayProcess({
+      RELAY_PORT: String(await freePort()),
+      TEMPORAL_ADDRESS: `127.0.0.1:${port}`,
+      DAILY_WEBHOOK_SECRET: SECRET,
+      RELAY_SPOOL_PATH: spoolPath,
+      // One signal at a time: the drain lasts long enough to be interrupted.
+      RELAY_DRAIN_CONCURRENCY: '1',
+      LOG_LEVEL: 'info',
+    });
+    try {
+      await relay.start();
+      await setupWebhook({ daily, url: `${relay.url}${WEBHOOK_PATH}`, hmac: SECRET });
+      sandbox.reset();
+      const legs = await runningLegs(8);
+      await transferDuringOutage(legs);
+      onlyOks();
+      const total = legs.flatMap(eventsOf).length;
+
+      const firstSignal = relay.nextLine((entry) => entry.msg === 'event signaled');
+      server = await startDevServer({ binary: binary as string, port, dbFile });
+      await firstSignal;
+      await relay.kill('SIGKILL');
+      const left = new Spool(spoolPath, { readonly: true });
+      const stillSpooled = left.pending().length;
+      left.close();
+      expect(stillSpooled).toBeGreaterThan(0);
+      expect(stillSpooled).toBeLessThan(total);
+
+      await relay.start();
+      await expectAllDelivered(legs);
+    } finally {
+      await relay.kill('SIGTERM');
     }
   });
 });

@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import pino from 'pino';
@@ -8,11 +11,14 @@ import type { RunningRelay } from '../../src/relay/server';
 import { startRelay } from '../../src/relay/server';
 import { transferWorkflowId } from '../../src/shared';
 import { startTestTemporal } from '../helpers/temporal';
+import { waitFor } from '../helpers/wait';
 import { post, SECRET, signed, transferEvent } from './deliveries';
 import { receivedQuery, recordDailyEvents } from './fixtures/recorder';
 
 const taskQueue = 'relay-test';
 const silent = pino({ level: 'silent' });
+const dataDir = mkdtempSync(path.join(tmpdir(), 'switchboard-relay-temporal-'));
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 function relayConfig(address: string): RelayConfig {
   return {
@@ -21,6 +27,7 @@ function relayConfig(address: string): RelayConfig {
     host: '127.0.0.1',
     secrets: SECRET,
     watchdogIntervalSec: 60,
+    spoolPath: path.join(dataDir, `${randomUUID()}.sqlite`),
   };
 }
 
@@ -77,10 +84,14 @@ describe('relay → real Temporal', () => {
       transferEvent('participant.left', { room: 'front-desk', session_id: sessionId, duration: 61.5 }),
     ];
     for (const event of events) {
-      expect(await post(relay.url, signed(event))).toEqual({ status: 200, body: { ok: true, outcome: 'signaled' } });
+      expect(await post(relay.url, signed(event))).toEqual({ status: 200, body: { ok: true, outcome: 'accepted' } });
     }
     const base = { room: 'front-desk', sessionId, sentAtMs: 1770005095250 };
-    expect(await handle.query(receivedQuery)).toEqual([
+    const received = await waitFor('all five signals', async () => {
+      const got = await handle.query(receivedQuery);
+      return got.length === events.length && got;
+    });
+    expect(received).toEqual([
       {
         ...base,
         id: events[0]?.id,
@@ -116,25 +127,29 @@ describe('relay → real Temporal', () => {
     ]);
   });
 
-  test('a burst of duplicate deliveries is answered 200 and signaled every time (the workflow dedupes)', async () => {
+  test('a burst of duplicate deliveries is answered 200 every time and signaled once', async () => {
     const sessionId = randomUUID();
     const handle = await startRecorder('burst', sessionId);
     const before = await metric(relay.url, 'switchboard_relay_webhooks_signaled_total{type="calltransfer.answered"}');
     const event = transferEvent('calltransfer.answered', { room: 'burst', session_id: sessionId });
     const answers = await Promise.all(Array.from({ length: 8 }, () => post(relay.url, signed(event))));
     expect(answers.map((a) => a.status)).toEqual(Array(8).fill(200));
-    const received = await handle.query(receivedQuery);
-    expect(received).toHaveLength(8);
-    expect(new Set(received.map((e) => e.id))).toEqual(new Set([event.id]));
-    expect(await metric(relay.url, 'switchboard_relay_webhooks_signaled_total{type="calltransfer.answered"}')).toBe(
-      before + 8
+    expect(answers.filter((a) => (a.body as { outcome: string }).outcome === 'accepted')).toHaveLength(1);
+    await waitFor(
+      'the signal',
+      async () =>
+        (await metric(relay.url, 'switchboard_relay_webhooks_signaled_total{type="calltransfer.answered"}')) ===
+        before + 1
     );
+    const received = await handle.query(receivedQuery);
+    expect(received.map((e) => e.id)).toEqual([event.id]);
   });
 
-  test('events for a leg without a running transfer (never started, or closed) are acknowledged and counted', async () => {
-    const before = await metric(relay.url, 'switchboard_relay_webhooks_unmatched_total{reason="no_running_transfer"}');
+  test('events for a leg without a running transfer (never started, or closed) are dead-lettered and counted', async () => {
+    const unmatched = 'switchboard_relay_webhooks_unmatched_total{reason="no_running_transfer"}';
+    const before = await metric(relay.url, unmatched);
     const stray = transferEvent('calltransfer.initiated', { room: 'nobody', session_id: randomUUID() });
-    expect(await post(relay.url, signed(stray))).toEqual({ status: 200, body: { ok: true, outcome: 'unmatched' } });
+    expect(await post(relay.url, signed(stray))).toEqual({ status: 200, body: { ok: true, outcome: 'accepted' } });
 
     const sessionId = randomUUID();
     const handle = await startRecorder('short', sessionId, 1);
@@ -142,11 +157,10 @@ describe('relay → real Temporal', () => {
     expect((await post(relay.url, signed(transferEvent('calltransfer.triggered', leg)))).status).toBe(200);
     await handle.result();
     const late = await post(relay.url, signed(transferEvent('calltransfer.answered', leg)));
-    expect(late).toEqual({ status: 200, body: { ok: true, outcome: 'unmatched' } });
+    expect(late).toEqual({ status: 200, body: { ok: true, outcome: 'accepted' } });
 
-    expect(await metric(relay.url, 'switchboard_relay_webhooks_unmatched_total{reason="no_running_transfer"}')).toBe(
-      before + 2
-    );
+    await waitFor('both dead-lettered', async () => (await metric(relay.url, unmatched)) === before + 2);
+    expect(await metric(relay.url, 'switchboard_relay_dead_letters{reason="no_running_transfer"}')).toBe(before + 2);
   });
 });
 
@@ -158,10 +172,12 @@ describe('relay with Temporal unreachable', () => {
   });
   afterAll(() => relay?.close());
 
-  test('answers 503 so Daily retries, and /readyz is 503', async () => {
+  test('answers 200 (the event is spooled), keeps retrying, and /readyz is 503', async () => {
     const event = transferEvent('calltransfer.initiated', { room: 'r', session_id: randomUUID() });
     const answer = await post(relay.url, signed(event));
-    expect(answer).toEqual({ status: 503, body: expect.objectContaining({ error: 'temporal_unavailable' }) });
+    expect(answer).toEqual({ status: 200, body: { ok: true, outcome: 'accepted' } });
+    await waitFor('a retry', async () => (await metric(relay.url, 'switchboard_relay_signal_retries_total')) >= 1);
+    expect(await metric(relay.url, 'switchboard_relay_spool_pending_events')).toBe(1);
     expect((await fetch(`${relay.url}/readyz`)).status).toBe(503);
     expect((await fetch(`${relay.url}/healthz`)).status).toBe(200);
   });

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import pino from 'pino';
 import { DailyClient } from '../../src/daily';
 import { freePort } from '../../src/local/dev-server';
@@ -13,9 +16,11 @@ import { startSandbox } from '../../src/sandbox';
 import { waitFor } from '../helpers/wait';
 import { SECRET } from './deliveries';
 
-// Daily's webhook API and deliveries come from the sandbox; the relay's Temporal is a closed port, so every
-// transfer event it receives is answered 503 — the failure that trips Daily's circuit breaker.
+// Daily's webhook API and deliveries come from the sandbox; the relay's Temporal is a closed port (the relay spools
+// what it gets and answers 200 regardless).
 const silent = pino({ level: 'silent' });
+const dataDir = mkdtempSync(path.join(tmpdir(), 'switchboard-relay-webhook-'));
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 let sandbox: Sandbox;
 let daily: DailyClient;
@@ -31,6 +36,7 @@ async function startTestRelay(opts: { watchdog?: boolean; port?: number } = {}):
       secrets: SECRET,
       daily: opts.watchdog ? { apiKey: sandbox.apiKey, apiUrl: sandbox.apiBase } : undefined,
       watchdogIntervalSec: 0.2,
+      spoolPath: path.join(dataDir, 'relay-spool.sqlite'),
     },
     { logger: silent }
   );
@@ -50,7 +56,7 @@ afterEach(async () => {
   await sandbox.close();
 });
 
-/** A transfer whose six webhooks (triggered … dialin.stopped) all reach the relay and all fail there. */
+/** A transfer whose six webhooks (triggered … dialin.stopped) Daily tries to deliver. */
 async function transferThroughSandbox(): Promise<void> {
   sandbox.createRoom('lobby');
   const { sessionId } = sandbox.addCaller('lobby');
@@ -104,16 +110,16 @@ describe('setupWebhook / webhookStatus', () => {
 });
 
 describe('the watchdog', () => {
-  test("re-activates a circuit-breaker webhook that Temporal's outage switched off", async () => {
-    // Without the watchdog: three 503s and Daily's circuit breaker switches the webhook off.
+  test('re-activates a circuit-breaker webhook that a relay outage switched off', async () => {
+    // Without the watchdog: the relay is down, three deliveries fail and Daily's circuit breaker switches it off.
     await startTestRelay();
     await daily.createWebhook({ url: hookUrl, retryType: 'circuit-breaker', hmac: SECRET });
+    const { port } = new URL(hookUrl);
+    await relay?.close();
     await transferThroughSandbox();
     await waitFor('the webhook to be FAILED', () => sandbox.webhooks()[0]?.state === 'FAILED');
 
     // The relay process runs the watchdog when it has a Daily API key: it puts the webhook back, for good.
-    const { port } = new URL(hookUrl);
-    await relay?.close();
     const withWatchdog = await startTestRelay({ watchdog: true, port: Number(port) });
     await waitFor('the watchdog to re-activate the webhook', () => sandbox.webhooks()[0]?.state === 'ACTIVE');
     expect(sandbox.webhooks()[0]).toMatchObject({ retryType: 'exponential', failedCount: 0 });
