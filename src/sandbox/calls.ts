@@ -26,6 +26,8 @@ export interface Room {
   sipUri: string;
   mtgSessionId: string;
   sfu: boolean;
+  /** Daily's `max_sip_pstn_sessions_per_room`. */
+  maxSipPstnSessions: number;
   legs: Map<string, Leg>;
 }
 
@@ -65,6 +67,15 @@ export type TransferVerdict = 'accepted' | 'not-hosting' | 'not-sfu' | 'invalid-
 
 type CompleteStatus = 'completed' | 'busy' | 'no-answer' | 'failed' | 'rejected' | 'canceled';
 
+/** What a destination does when called (by a transfer or a dial-out): the REFER scenarios read as answer/reject. */
+export type CallScenario = Exclude<DestinationScenario, { kind: 'refer-accept' | 'refer-reject' }>;
+
+/** Daily's documented default for `max_sip_pstn_sessions_per_room`. */
+const DEFAULT_MAX_SIP_PSTN_SESSIONS = 5;
+
+/** The `completeStatus` of a transfer to a destination that fails this way. */
+const FAILURE_STATUS = { busy: 'busy', reject: 'rejected', error: 'failed' } as const;
+
 /** Legs a transfer request (or eject) can still act on. */
 const ADDRESSABLE: ReadonlySet<LegState> = new Set(['in-room', 'ringing', 'parked']);
 
@@ -94,6 +105,7 @@ export class Calls {
     const existing = this.rooms.get(name);
     if (existing) {
       existing.sfu = opts.sfu ?? existing.sfu;
+      existing.maxSipPstnSessions = opts.maxSipPstnSessions ?? existing.maxSipPstnSessions;
       return existing;
     }
     const room: Room = {
@@ -103,6 +115,7 @@ export class Calls {
       sipUri: `sip:${name}@sandbox.sip.daily.co`,
       mtgSessionId: randomUUID(),
       sfu: opts.sfu ?? true,
+      maxSipPstnSessions: opts.maxSipPstnSessions ?? DEFAULT_MAX_SIP_PSTN_SESSIONS,
       legs: new Map(),
     };
     this.rooms.set(name, room);
@@ -159,7 +172,7 @@ export class Calls {
 
   transfer(roomName: string, method: TransferMethod, sessionId: string, toEndPoint: string): TransferVerdict {
     const room = this.rooms.get(roomName);
-    if (!room || !this.hostingCall(room)) return 'not-hosting';
+    if (!room || this.sipSessions(room.name) === 0) return 'not-hosting';
     if (!room.sfu) return 'not-sfu';
     const leg = room.legs.get(sessionId);
     if (!leg || !ADDRESSABLE.has(leg.state)) return 'invalid-session';
@@ -222,15 +235,43 @@ export class Calls {
   }
 
   /**
-   * A room hosts a call while it has a leg Daily still handles there: in the room, ringing or parked after a
-   * transfer, or bridged to an external destination by sipCallTransfer (Daily stays in the media path).
+   * The SIP/PSTN sessions Daily still handles for the room: legs in it, ringing or parked after a transfer, or bridged
+   * to an external destination by sipCallTransfer (Daily stays in the media path). A room with none hosts no call.
    */
-  private hostingCall(room: Room): boolean {
-    for (const leg of room.legs.values()) {
-      if (ADDRESSABLE.has(leg.state)) return true;
-      if (leg.state === 'transferred' && !leg.movedTo && leg.transfer?.method === 'sipCallTransfer') return true;
+  sipSessions(roomName: string): number {
+    let count = 0;
+    for (const leg of this.rooms.get(roomName)?.legs.values() ?? []) {
+      const bridged = leg.state === 'transferred' && !leg.movedTo && leg.transfer?.method === 'sipCallTransfer';
+      if (ADDRESSABLE.has(leg.state) || bridged) count += 1;
     }
-    return false;
+    return count;
+  }
+
+  /** The answered dial-out joins its room as a regular participant (`participant.joined`). */
+  joinDialOut(roomName: string, facts: Omit<LegFacts, 'room' | 'joinedAtMs'>, transport: 'sip' | 'pstn'): Leg {
+    const room = this.rooms.get(roomName);
+    if (!room) throw new SandboxStateError('unknown-room', `room ${roomName} not found`);
+    const leg = this.join(room, { ...facts, transport });
+    this.deps.sink.emit([this.deps.events.participantJoined(leg)]);
+    return leg;
+  }
+
+  /** Hangs up a live leg wherever it is (stopDialOut, the dialed party hanging up): not subject to eject's model. */
+  hangUp(leg: Leg): void {
+    if (ADDRESSABLE.has(leg.state)) this.endLeg(leg);
+  }
+
+  /** What `toEndPoint` does when called. A sandbox room takes the call and stays in it: no callee hangs up. */
+  scenarioFor(toEndPoint: string): CallScenario {
+    const scenario =
+      this.scenarios.get(toEndPoint) ??
+      (this.roomsBySipUri.has(toEndPoint)
+        ? { kind: 'answer' as const, afterMs: this.deps.timing.roomAnswerMs }
+        : this.deps.defaultScenario);
+    if (scenario.kind === 'refer-accept')
+      return { kind: 'answer', afterMs: scenario.afterMs ?? this.deps.timing.outcomeMs };
+    if (scenario.kind === 'refer-reject') return { kind: 'reject', afterMs: scenario.afterMs };
+    return scenario;
   }
 
   /**
@@ -260,7 +301,7 @@ export class Calls {
     leg.state = next;
   }
 
-  private join(room: Room, leg: Pick<Leg, 'sessionId' | 'kind' | 'transport' | 'from'>): Leg {
+  private join(room: Room, leg: Pick<Leg, 'sessionId' | 'kind' | 'transport' | 'from' | 'dialOut'>): Leg {
     const joined: Leg = { ...leg, room: room.name, joinedAtMs: Date.now(), state: 'in-room' };
     room.legs.set(joined.sessionId, joined);
     this.sessions.add(joined.sessionId);
@@ -278,7 +319,7 @@ export class Calls {
   }
 
   private ring(t: Transfer): void {
-    const scenario = this.callScenario(t.facts.toEndPoint);
+    const scenario = this.scenarioFor(t.facts.toEndPoint);
     switch (scenario.kind) {
       case 'answer':
         this.step(t, scenario.afterMs, () => this.answer(t, scenario.hangUpAfterMs));
@@ -287,9 +328,8 @@ export class Calls {
         return;
       case 'busy':
       case 'reject':
-        this.step(t, scenario.afterMs ?? this.deps.timing.outcomeMs, () =>
-          this.fail(t, scenario.kind === 'busy' ? 'busy' : 'rejected')
-        );
+      case 'error':
+        this.step(t, scenario.afterMs ?? this.deps.timing.outcomeMs, () => this.fail(t, FAILURE_STATUS[scenario.kind]));
         return;
       case 'caller-hangs-up':
         this.step(t, scenario.afterMs, () => {
@@ -299,20 +339,6 @@ export class Calls {
         });
         return;
     }
-  }
-
-  /** sipCallTransfer scenarios; a REFER scenario set on the destination reads as answer/reject. */
-  private callScenario(toEndPoint: string): Exclude<DestinationScenario, { kind: 'refer-accept' | 'refer-reject' }> {
-    const scenario =
-      this.scenarios.get(toEndPoint) ??
-      // A Daily room takes the call and stays in it: there is no callee to hang up.
-      (this.roomsBySipUri.has(toEndPoint)
-        ? { kind: 'answer' as const, afterMs: this.deps.timing.roomAnswerMs }
-        : this.deps.defaultScenario);
-    if (scenario.kind === 'refer-accept')
-      return { kind: 'answer', afterMs: scenario.afterMs ?? this.deps.timing.outcomeMs };
-    if (scenario.kind === 'refer-reject') return { kind: 'reject', afterMs: scenario.afterMs };
-    return scenario;
   }
 
   private answer(t: Transfer, hangUpAfterMs: number | undefined): void {
@@ -344,7 +370,7 @@ export class Calls {
     });
   }
 
-  private fail(t: Transfer, status: 'busy' | 'rejected'): void {
+  private fail(t: Transfer, status: (typeof FAILURE_STATUS)[keyof typeof FAILURE_STATUS]): void {
     const { leg } = t;
     const events = this.completedIfExtended(t, status);
     if (this.deps.model().failedTransferLeg === 'dropped') {

@@ -15,6 +15,7 @@ const scenarioSchema: z.ZodType<DestinationScenario> = z.discriminatedUnion('kin
   z.strictObject({ kind: z.literal('caller-hangs-up'), afterMs: ms }),
   z.strictObject({ kind: z.literal('refer-accept'), afterMs: ms.optional() }),
   z.strictObject({ kind: z.literal('refer-reject'), afterMs: ms.optional() }),
+  z.strictObject({ kind: z.literal('error'), afterMs: ms.optional(), errorMsg: z.string().min(1).optional() }),
 ]);
 
 const faultSchema: z.ZodType<Fault> = z.discriminatedUnion('kind', [
@@ -23,6 +24,7 @@ const faultSchema: z.ZodType<Fault> = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('lost-response') }),
   z.strictObject({ kind: z.literal('latency'), ms }),
   z.strictObject({ kind: z.literal('call-closed') }),
+  z.strictObject({ kind: z.literal('dialout-already-started') }),
 ]);
 
 const modelSchema: z.ZodType<Partial<SandboxModel>> = z.strictObject({
@@ -45,6 +47,7 @@ const webhookFaultsSchema: z.ZodType<WebhookFaults> = z.strictObject({
 const roomBody = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'must be 1-128 of A-Z a-z 0-9 _ -'),
   sfu: z.boolean().optional(),
+  maxSipPstnSessions: z.number().int().min(1).optional(),
 });
 const callerBody = z.strictObject({
   kind: z.enum(['dialin', 'dialout']).optional(),
@@ -60,6 +63,10 @@ const faultBody = z.strictObject({
   times: z.number().int().min(1).optional(),
 });
 const requestsQuery = z.object({ path: z.string().optional(), room: z.string().optional() });
+const dialOutsQuery = z.object({
+  room: z.string().optional(),
+  state: z.enum(['ringing', 'answered', 'stopped', 'error']).optional(),
+});
 const idleQuery = z.object({ timeoutMs: z.coerce.number().int().min(0).optional() });
 
 class ControlError extends Error {
@@ -110,7 +117,8 @@ export function registerControlApi(app: FastifyInstance, sandbox: Sandbox, info:
 
       control.post('/rooms', async (req) => {
         const body = parse(roomBody, req.body);
-        return sandbox.createRoom(body.name, body.sfu === undefined ? {} : { sfu: body.sfu });
+        const { name, ...opts } = body;
+        return sandbox.createRoom(name, opts);
       });
 
       control.post<{ Params: { room: string } }>('/rooms/:room/callers', async (req) => {
@@ -154,6 +162,14 @@ export function registerControlApi(app: FastifyInstance, sandbox: Sandbox, info:
         return sandbox.requests({
           ...(query.path && { path: query.path }),
           ...(query.room && { room: query.room }),
+        });
+      });
+
+      control.get('/dialouts', async (req) => {
+        const query = parse(dialOutsQuery, req.query);
+        return sandbox.dialOuts({
+          ...(query.room && { room: query.room }),
+          ...(query.state && { state: query.state }),
         });
       });
 

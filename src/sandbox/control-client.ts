@@ -3,6 +3,8 @@ import type {
   CallerFailure,
   CallerOptions,
   DestinationScenario,
+  DialOutFilter,
+  DialOutView,
   Fault,
   FaultMatch,
   ParticipantView,
@@ -100,6 +102,14 @@ export class SandboxControl {
       if (err instanceof SandboxControlError && err.status === 404) return undefined;
       throw err;
     }
+  }
+
+  dialOuts(filter: DialOutFilter = {}): Promise<DialOutView[]> {
+    const query = new URLSearchParams();
+    if (filter.room !== undefined) query.set('room', filter.room);
+    if (filter.state !== undefined) query.set('state', filter.state);
+    const qs = query.toString();
+    return this.call('GET', `/dialouts${qs ? `?${qs}` : ''}`);
   }
 
   webhooks(): Promise<WebhookObject[]> {

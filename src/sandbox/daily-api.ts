@@ -3,14 +3,17 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { z } from 'zod';
 import type { TransferMethod } from '../shared';
 import type { Calls, Room } from './calls';
+import type { DialOuts } from './dial-out';
 import type { FaultQueue } from './faults';
 import type { RequestLog } from './request-log';
+import { ENDPOINTS } from './types';
 import type { Endpoint, Fault, SandboxModel } from './types';
 import type { WebhookRegistry } from './webhooks';
 
 export interface DailyApiDeps {
   apiKey: string;
   calls: Calls;
+  dialOuts: DialOuts;
   registry: WebhookRegistry;
   faults: FaultQueue;
   requests: RequestLog;
@@ -66,6 +69,58 @@ const referBody = z.object({
   toEndPoint: requiredString.refine(isSipUri, 'must be a sip: URI (sipRefer cannot dial a phone number)'),
 });
 
+/** `sip:user@host?X-Name=value&...`: Daily turns the query parameters into SIP headers, which must start with X-. */
+const hasOnlyXHeaders = (uri: string): boolean => {
+  const query = uri.split('?')[1];
+  return query === undefined || query.split('&').every((param) => /^X-[^=]+=/i.test(param));
+};
+
+const dialOutStartBody = z
+  .object({
+    sipUri: z
+      .string()
+      .refine(isSipUri, 'must be a sip: URI')
+      .refine(hasOnlyXHeaders, 'header parameters (after ?) must be X-Name=value')
+      .optional(),
+    phoneNumber: z.string().refine(isE164, 'must be an E.164 phone number (+15551230000)').optional(),
+    extension: z.string().min(1, 'must be 1-20 characters').max(20, 'must be 1-20 characters').optional(),
+    waitBeforeExtensionDialSec: z.number().int().min(0, 'must be 0-60').max(60, 'must be 0-60').optional(),
+    displayName: z.string().min(1).optional(),
+    userId: z.string().min(1).max(36, 'must be at most 36 characters').optional(),
+    callerId: z.string().min(1).optional(),
+    video: z.boolean().optional(),
+    videoSettings: z.record(z.string(), z.unknown()).optional(),
+    codecs: z
+      .object({
+        audio: z.array(z.enum(['OPUS', 'G722', 'PCMU', 'PCMA'])).optional(),
+        video: z.array(z.enum(['H264', 'VP8'])).optional(),
+      })
+      .optional(),
+  })
+  .superRefine((body, ctx) => {
+    if ((body.sipUri === undefined) === (body.phoneNumber === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['sipUri'], message: 'exactly one of sipUri or phoneNumber is required' });
+      return;
+    }
+    const onlyFor =
+      body.sipUri === undefined
+        ? (['video', 'videoSettings'] as const)
+        : (['extension', 'waitBeforeExtensionDialSec'] as const);
+    for (const field of onlyFor) {
+      if (body[field] !== undefined) {
+        const valid = body.sipUri === undefined ? 'sipUri' : 'phoneNumber';
+        ctx.addIssue({ code: 'custom', path: [field], message: `is only valid with ${valid}` });
+      }
+    }
+  });
+
+const dialOutStopBody = z.object({ sessionId });
+
+const sendDtmfBody = z.object({
+  sessionId,
+  tones: requiredString.regex(/^[0-9A-Da-d*#]+$/, 'must be DTMF tones: 0-9, *, #, A-D'),
+});
+
 const ejectBody = z.object({
   ids: z.array(z.string().min(1), { error: 'must be an array of session ids' }).min(1, 'must not be empty'),
 });
@@ -106,19 +161,25 @@ function pathOf(req: FastifyRequest): string {
   return req.url.split('?')[0] ?? req.url;
 }
 
+const ROOM_ENDPOINTS: ReadonlySet<string> = new Set(ENDPOINTS.filter((e) => e !== 'room' && e !== 'webhooks'));
+
 function endpointOf(path: string): Endpoint | undefined {
   if (/^\/v1\/webhooks(\/[^/]+)?\/?$/.test(path)) return 'webhooks';
-  const match = /^\/v1\/rooms\/[^/]+(\/[^/]+)?\/?$/.exec(path);
+  const match = /^\/v1\/rooms\/[^/]+(\/[^/]+(?:\/[^/]+)?)?\/?$/.exec(path);
   if (!match) return undefined;
   const sub = match[1]?.slice(1);
   if (sub === undefined) return 'room';
-  return sub === 'presence' || sub === 'sipCallTransfer' || sub === 'sipRefer' || sub === 'eject' ? sub : undefined;
+  return ROOM_ENDPOINTS.has(sub) ? (sub as Endpoint) : undefined;
 }
 
-/** The destination a transfer request names, for faults queued for one destination. */
+/**
+ * The destination a request names, for faults queued for one destination: a transfer's `toEndPoint`, a dial-out's
+ * `sipUri` (without its header parameters) or `phoneNumber`.
+ */
 function toEndPointOf(body: unknown): string | undefined {
-  const toEndPoint = (body as { toEndPoint?: unknown } | null | undefined)?.toEndPoint;
-  return typeof toEndPoint === 'string' ? toEndPoint : undefined;
+  const fields = body as { toEndPoint?: unknown; sipUri?: unknown; phoneNumber?: unknown } | null | undefined;
+  const named = [fields?.toEndPoint, fields?.sipUri, fields?.phoneNumber].find((v) => typeof v === 'string');
+  return typeof named === 'string' ? named.split('?')[0] : undefined;
 }
 
 function roomOf(path: string): string | undefined {
@@ -173,6 +234,9 @@ export function registerDailyApi(app: FastifyInstance, deps: DailyApiDeps): void
       case 'call-closed':
         result = apiError(400, 'invalid-request-error', 'Call closed before command could be delivered');
         break;
+      case 'dialout-already-started':
+        result = apiError(400, 'invalid-request-error', 'dialOut already started');
+        break;
       default:
         result = await handler();
     }
@@ -187,7 +251,11 @@ export function registerDailyApi(app: FastifyInstance, deps: DailyApiDeps): void
     return send(reply, result);
   };
 
-  const ok = (): ApiReply => ({ status: 200, body: { ok: deps.model().okAsString ? 'true' : true } });
+  const ok = (extra: Record<string, unknown> = {}): ApiReply => ({
+    status: 200,
+    body: { ok: deps.model().okAsString ? 'true' : true, ...extra },
+  });
+  const notHosting = (): ApiReply => apiError(404, 'not-found', 'Room is not hosting a call');
   const roomNotFound = (name: string): ApiReply => apiError(404, 'not-found', `room ${name} not found`);
 
   const transfer = (method: TransferMethod, roomName: string, body: unknown): ApiReply => {
@@ -197,7 +265,7 @@ export function registerDailyApi(app: FastifyInstance, deps: DailyApiDeps): void
       case 'accepted':
         return ok();
       case 'not-hosting':
-        return apiError(404, 'not-found', 'Room is not hosting a call');
+        return notHosting();
       case 'not-sfu':
         return apiError(400, 'invalid-request-error', 'Room not in SFU mode');
       case 'invalid-session':
@@ -285,6 +353,58 @@ export function registerDailyApi(app: FastifyInstance, deps: DailyApiDeps): void
 
       v1.post<{ Params: { name: string } }>('/rooms/:name/sipRefer', (req, reply) =>
         serve(req, reply, () => transfer('sipRefer', req.params.name, req.body))
+      );
+
+      v1.post<{ Params: { name: string } }>('/rooms/:name/dialOut/start', (req, reply) =>
+        serve(req, reply, () => {
+          const parsed = parse(dialOutStartBody, req.body);
+          if (!parsed.ok) return parsed.reply;
+          const started = deps.dialOuts.start(req.params.name, parsed.value);
+          switch (started.verdict) {
+            case 'accepted':
+              return ok({ sessionId: started.sessionId });
+            case 'not-hosting':
+              return notHosting();
+            case 'session-limit':
+              return apiError(
+                400,
+                'invalid-request-error',
+                `max_sip_pstn_sessions_per_room (${started.max}) reached for this room`
+              );
+          }
+        })
+      );
+
+      v1.post<{ Params: { name: string } }>('/rooms/:name/dialOut/stop', (req, reply) =>
+        serve(req, reply, () => {
+          const parsed = parse(dialOutStopBody, req.body);
+          if (!parsed.ok) return parsed.reply;
+          switch (deps.dialOuts.stop(req.params.name, parsed.value.sessionId)) {
+            case 'stopped':
+              return ok();
+            case 'not-hosting':
+              return notHosting();
+            case 'not-sfu':
+              return apiError(400, 'invalid-request-error', 'Room not in SFU mode');
+            case 'no-dialout':
+              return apiError(404, 'not-found', 'No dialout to stop');
+          }
+        })
+      );
+
+      v1.post<{ Params: { name: string } }>('/rooms/:name/dialOut/sendDTMF', (req, reply) =>
+        serve(req, reply, () => {
+          const parsed = parse(sendDtmfBody, req.body);
+          if (!parsed.ok) return parsed.reply;
+          switch (deps.dialOuts.sendDtmf(req.params.name, parsed.value.sessionId)) {
+            case 'sent':
+              return ok();
+            case 'not-hosting':
+              return notHosting();
+            case 'no-session':
+              return apiError(404, 'not-found', 'No session running');
+          }
+        })
       );
 
       v1.post<{ Params: { name: string } }>('/rooms/:name/eject', (req, reply) =>

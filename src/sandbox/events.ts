@@ -7,6 +7,17 @@ export interface LegFacts {
   kind: 'dialin' | 'dialout';
   from: string;
   joinedAtMs: number;
+  /** For a leg started by `dialOut/start`: what its `dialout.*` payloads carry (`from` is its destination). */
+  dialOut?: DialOutFacts;
+}
+
+export interface DialOutFacts {
+  /** The `userId` given to dialOut/start: Daily puts it in `user_id` "if supplied". */
+  userId: string | null;
+  /** The purchased-number id given as `callerId`. */
+  callerId: string | null;
+  /** The calling side, as Daily's examples show it: the number for PSTN, the room's SIP address for SIP. */
+  origin: string;
 }
 
 /** What the `calltransfer.*` payloads need to know about a transfer (always tagged with the source room). */
@@ -78,7 +89,14 @@ export class EventFactory {
       const payload = { ...common, sip_from: leg.from, display_name: leg.from, sip_headers: {} };
       return this.event(`dialin.${step}`, leg.sessionId, payload);
     }
-    const payload = { ...common, user_id: leg.sessionId, destination: leg.from, caller_id: null };
+    const out = leg.dialOut;
+    const payload = {
+      ...common,
+      user_id: dialOutUserId(leg),
+      destination: leg.from,
+      ...(out && { origin: out.origin }),
+      caller_id: out ? out.callerId : null,
+    };
     return this.event(`dialout.${step}`, leg.sessionId, payload);
   }
 
@@ -93,7 +111,7 @@ export class EventFactory {
     const payload =
       leg.kind === 'dialin'
         ? { ...common, error_msg: errorMsg }
-        : { ...common, user_id: leg.sessionId, error_msg: errorMsg };
+        : { ...common, user_id: dialOutUserId(leg), error_msg: errorMsg };
     return this.event(`${leg.kind}.error`, leg.sessionId, payload);
   }
 
@@ -124,6 +142,11 @@ export class EventFactory {
     this.seq += 1;
     return this.seq;
   }
+}
+
+/** A dial-out started through the REST API carries the userId it was given (or null); other dial-out legs their session id. */
+function dialOutUserId(leg: LegFacts): string | null {
+  return leg.dialOut ? leg.dialOut.userId : leg.sessionId;
 }
 
 function nowSec(): number {

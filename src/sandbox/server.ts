@@ -4,6 +4,7 @@ import { Calls } from './calls';
 import type { EventSink } from './calls';
 import { registerControlApi } from './control-api';
 import { registerDailyApi } from './daily-api';
+import { DialOuts } from './dial-out';
 import { EventFactory } from './events';
 import { FaultQueue } from './faults';
 import { HttpSender } from './http-sender';
@@ -42,14 +43,16 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     },
     settle: (group) => dispatcher.settle(group),
   };
+  const events = new EventFactory(domainId, () => model);
   const calls = new Calls({
     scheduler,
-    events: new EventFactory(domainId, () => model),
+    events,
     sink,
     timing,
     model: () => model,
     defaultScenario: opts.defaultScenario ?? DEFAULT_SCENARIO,
   });
+  const dialOuts = new DialOuts({ calls, scheduler, events, sink, timing });
   const faults = new FaultQueue();
   const requests = new RequestLog();
 
@@ -85,11 +88,13 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     emittedEvents: () => [...emitted],
     deliveries: () => dispatcher.deliveries(),
     participant: (room, sessionId) => calls.participant(room, sessionId),
+    dialOuts: (filter) => dialOuts.list(filter),
     webhooks: () => registry.list(),
     idle: () => scheduler.idle(),
     reset() {
       scheduler.clearTimers();
       calls.reset();
+      dialOuts.reset();
       faults.clear();
       requests.clear();
       dispatcher.reset();
@@ -103,7 +108,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     },
   };
 
-  registerDailyApi(app, { apiKey, calls, registry, faults, requests, model: () => model, log });
+  registerDailyApi(app, { apiKey, calls, dialOuts, registry, faults, requests, model: () => model, log });
   registerControlApi(app, sandbox, info);
   await app.listen({ port: opts.port ?? DEFAULT_PORT, host });
   const { port } = app.server.address() as AddressInfo;

@@ -28,6 +28,8 @@ export interface SandboxTiming {
   outcomeMs: number;
   /** How long a sandbox room takes to "answer" a transfer to its SIP URI when no scenario is set for it. */
   roomAnswerMs: number;
+  /** From an accepted `dialOut/start` to the remote end being reached (`dialout.connected`, or a busy/error). */
+  dialOutConnectedMs: number;
   /** A webhook delivery that takes longer than this is a failure. */
   webhookTimeoutMs: number;
   /** The `{"test":"test"}` verification request must get its 200 within this. */
@@ -85,7 +87,9 @@ export type DestinationScenario =
   /** The caller hangs up while it rings: the leg is gone. */
   | { kind: 'caller-hangs-up'; afterMs: number }
   | { kind: 'refer-accept'; afterMs?: number }
-  | { kind: 'refer-reject'; afterMs?: number };
+  | { kind: 'refer-reject'; afterMs?: number }
+  /** The call cannot be set up (Daily's fatal error): `dialout.error` for a dial-out, `completed` `failed` for a transfer. */
+  | { kind: 'error'; afterMs?: number; errorMsg?: string };
 
 export type Fault =
   /** A 5xx (default 500); the request does not take effect. */
@@ -97,10 +101,22 @@ export type Fault =
   /** The request takes effect at once; its response is sent `ms` later. */
   | { kind: 'latency'; ms: number }
   /** 400 "Call closed before command could be delivered" (Daily's documented race); no effect. */
-  | { kind: 'call-closed' };
+  | { kind: 'call-closed' }
+  /** 400 "dialOut already started" (documented for dialOut/start, its trigger is not); no effect. */
+  | { kind: 'dialout-already-started' };
 
 /** The Daily endpoints, by the names used to match faults and filter recorded requests. */
-export const ENDPOINTS = ['sipCallTransfer', 'sipRefer', 'presence', 'room', 'eject', 'webhooks'] as const;
+export const ENDPOINTS = [
+  'sipCallTransfer',
+  'sipRefer',
+  'presence',
+  'room',
+  'eject',
+  'webhooks',
+  'dialOut/start',
+  'dialOut/stop',
+  'dialOut/sendDTMF',
+] as const;
 export type Endpoint = (typeof ENDPOINTS)[number];
 
 export interface WebhookFaults {
@@ -175,8 +191,35 @@ export interface ParticipantView {
 }
 
 export interface RoomOptions {
-  /** false: transfer requests get 400 "Room not in SFU mode". Default true. */
+  /** false: transfer requests and dialOut/stop get 400 "Room not in SFU mode". Default true. */
   sfu?: boolean;
+  /** Daily's `max_sip_pstn_sessions_per_room` (default 5): dialOut/start is refused once the room has this many. */
+  maxSipPstnSessions?: number;
+}
+
+/**
+ * A dial-out's state: `ringing` from the accepted `dialOut/start` until answered or ended (it may not have reached
+ * the remote end yet); `answered` while the dialed party is on the call; `stopped` once it ended (stopDialOut, the
+ * remote end hung up, busy or declined, or its leg ended in the room); `error` after `dialout.error`.
+ */
+export type DialOutState = 'ringing' | 'answered' | 'stopped' | 'error';
+
+export interface DialOutView {
+  sessionId: string;
+  room: string;
+  /** The `sipUri` (with any header parameters) or `phoneNumber` dialed. */
+  destination: string;
+  userId: string | null;
+  callerId: string | null;
+  state: DialOutState;
+  /** Epoch ms of the accepted request, and of `dialout.answered`. */
+  startedAt: number;
+  answeredAt?: number;
+}
+
+export interface DialOutFilter {
+  room?: string;
+  state?: DialOutState;
 }
 
 export interface CallerOptions {
@@ -234,6 +277,8 @@ export interface Sandbox {
   emittedEvents(): SandboxEvent[];
   deliveries(): WebhookDelivery[];
   participant(room: string, sessionId: string): ParticipantView | undefined;
+  /** Every dial-out started through `dialOut/start`, in start order: tests prove "no dial-out left ringing". */
+  dialOuts(filter?: DialOutFilter): DialOutView[];
   webhooks(): WebhookObject[];
   /** Resolves when no scheduled event emission or webhook delivery is pending. */
   idle(): Promise<void>;
@@ -247,6 +292,7 @@ export const DEFAULT_TIMING: SandboxTiming = {
   initiatedMs: 150,
   outcomeMs: 1_000,
   roomAnswerMs: 200,
+  dialOutConnectedMs: 100,
   webhookTimeoutMs: 10_000,
   verifyTimeoutMs: 3_000,
   retryBaseMs: 1_000,

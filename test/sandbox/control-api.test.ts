@@ -128,6 +128,13 @@ describe('sandbox HTTP control API', () => {
     ['PUT', '/model', 'presenceLagMs', { presenceLagMs: -1 }],
     ['PUT', '/webhook-faults', 'duplicate', { duplicate: -1 }],
     ['POST', '/rooms', 'name', { name: 'has space' }],
+    ['POST', '/rooms', 'maxSipPstnSessions', { name: 'r', maxSipPstnSessions: 0 }],
+    [
+      'PUT',
+      '/scenarios',
+      'scenario.errorMsg',
+      { toEndPoint: '+15551230000', scenario: { kind: 'error', errorMsg: 1 } },
+    ],
   ])('%s %s with a bad body: 400 naming %s', async (method, route, field, body) => {
     const res = await control(sandbox, method, route, body);
     expect(res.status).toBe(400);
