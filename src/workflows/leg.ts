@@ -80,6 +80,8 @@ export class CallerLeg {
   private unaddressable?: string;
   /** The leg was ended on purpose (eject) by this workflow. */
   private ejected = false;
+  /** Presence found the leg in the room after every request was decided (no request can still move it). */
+  private presentAfterRequests = false;
 
   constructor(
     private readonly sessionId: string,
@@ -120,6 +122,14 @@ export class CallerLeg {
   /** Presence answered after an unknown request; only "still in the room" is evidence (see `presenceCanJudge`). */
   presence(attempt: AttemptFacts, inRoom: boolean): void {
     if (inRoom) attempt.presenceSaysNotTaken = true;
+  }
+
+  /**
+   * Presence asked once every attempt is decided (before a fallback): "in the room" with no evidence of leaving means
+   * the requests that Daily took did not move the leg (a REFER the far end refused, under the documented model).
+   */
+  presenceAfterAttempts(inRoom: boolean): void {
+    this.presentAfterRequests = inRoom && !this.hasLeftRoom() && this.attempts.every((a) => a.verdict !== undefined);
   }
 
   legEjected(): void {
@@ -194,6 +204,7 @@ export class CallerLeg {
     const current = this.attempts.at(-1);
     if (this.hasLeftRoom()) return current && !current.verdict && current.initiated ? 'ringing' : 'parked';
     if (current && !current.verdict && this.requestMayHaveTakenEffect(current)) return 'requested';
+    if (this.presentAfterRequests) return 'in-room';
     if (this.attempts.some((a) => this.acceptedOrUnknown(a) && !this.provedNotTaken(a) && !this.refusedByFarEnd(a)))
       return 'requested';
     return 'in-room';
@@ -237,8 +248,10 @@ export class CallerLeg {
     if (this.stops.length === 1 && !this.attempts.some((a) => this.acceptedOrUnknown(a))) {
       return `${this.stops[0]!.type} before any transfer took effect (${this.stops[0]!.id})`;
     }
-    const ended = this.attempts.find((a) => this.completedEndsLeg(a));
-    const completed = ended?.completed ?? ended?.lateCompleted;
+    // Rule "completed ends the call": only for the destination that has the leg (or is ringing it); a `completed`
+    // naming an earlier destination says nothing about where the leg is now.
+    const holder = this.connectedAttempt() ?? this.attempts.at(-1);
+    const completed = holder && this.completedEndsLeg(holder) ? (holder.completed ?? holder.lateCompleted) : undefined;
     if (completed) return `calltransfer.completed (${completed.id})`;
     if (this.unaddressable && !this.connectedAttempt())
       return `Daily no longer knows the session (${this.unaddressable})`;
@@ -293,6 +306,12 @@ export class CallerLeg {
     }
     const current = this.attempts.at(-1);
     if (current) this.decide(current);
+    // Rule "failed, then the leg's error": Daily's newer schema may send `completed` `failed` (no reason) and the
+    // caller's `dialin.error` together, in either order. The decision (the transfer ends) is the same; the leg's
+    // error is its reason.
+    if (current && this.legError && current.verdict?.outcome === 'failed' && current.completed) {
+      current.verdict = { outcome: 'caller-leg-failed', decidedBy: this.legErrorText() };
+    }
     return { acted: true, attempt: current?.plan.index };
   }
 
@@ -323,12 +342,7 @@ export class CallerLeg {
 
   /** Rules "caller's leg failed" and "caller hung up": the leg ended while the attempt was open. */
   private legVerdict(attempt: AttemptFacts): Verdict | undefined {
-    if (this.legError) {
-      return {
-        outcome: 'caller-leg-failed',
-        decidedBy: `${this.legError.type}: ${this.legError.errorMessage ?? ''}`.trim(),
-      };
-    }
+    if (this.legError) return { outcome: 'caller-leg-failed', decidedBy: this.legErrorText() };
     if (attempt.answered || attempt.completed) return undefined; // the destination's own events decide
     const ended =
       this.stops.length >= 2 || (this.stops.length === 1 && !this.attempts.some((a) => this.acceptedOrUnknown(a)));
@@ -428,6 +442,10 @@ export class CallerLeg {
   private refusedByFarEnd(attempt: AttemptFacts): boolean {
     const code = sipCode(attempt.completed?.referSipResponseCode);
     return attempt.plan.method === 'sipRefer' && code !== undefined && code >= 300 && !attempt.initiated;
+  }
+
+  private legErrorText(): string {
+    return `${this.legError?.type}: ${this.legError?.errorMessage ?? 'no message'} (${this.legError?.id})`;
   }
 
   private lastUnknown(attempt: AttemptFacts): string {

@@ -133,6 +133,13 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
       if (event.type === 'calltransfer.initiated' && status.state !== 'initiated') setState('initiated');
     }
     if (event.type === 'calltransfer.answered' && record) record.answeredAt ??= entry.receivedAt;
+    // The one verdict the leg model refines (`failed` → `caller-leg-failed` once Daily's leg error explains it).
+    const refined = receipt.attempt === undefined ? undefined : leg.attempts[receipt.attempt]?.verdict;
+    if (record?.outcome === 'failed' && refined?.outcome === 'caller-leg-failed') {
+      if (status.outcome === record.outcome) status.outcome = refined.outcome;
+      record.outcome = refined.outcome;
+      record.decidedBy = refined.decidedBy;
+    }
     status.leg = leg.where();
   });
   setHandler(
@@ -276,7 +283,7 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
     const where = leg.where();
     const record = (ok: boolean, detail: string, toEndPoint?: string): FallbackRecord =>
       (status.fallback = { action: policy.action, toEndPoint, ok, detail, at: new Date(now()).toISOString() });
-    if (where === 'gone') return 'failed'; // nothing left to move: the caller's leg ended
+    if (where === 'gone' || where === 'referred' || where === 'connected') return 'failed'; // nothing to move
     // Still in the room (never left, or a REFER the far end refused): nothing to undo, nobody stranded.
     const inRoom = where === 'in-room' || (where === 'requested' && (await stillInRoom()));
     if (policy.action === 'none' || (policy.action === 'rollback' && inRoom)) {
@@ -323,9 +330,12 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
     }
   }
 
-  /** Presence for a leg whose request may have moved it: only "not in the room" changes the plan. */
+  /** Presence for a leg whose requests may have moved it, asked once every attempt is decided. */
   async function stillInRoom(): Promise<boolean> {
-    return isSessionInRoom({ room: input.room, sessionId: input.sessionId });
+    const inRoom = await isSessionInRoom({ room: input.room, sessionId: input.sessionId });
+    leg.presenceAfterAttempts(inRoom);
+    status.leg = leg.where();
+    return inRoom;
   }
 
   /** Ejects the caller's leg (idempotent: Temporal may retry it). */
