@@ -56,6 +56,24 @@ describe('parseDailyWebhook', () => {
     });
   });
 
+  test.each(['dialin.error', 'dialout.error'])(
+    "routes %s, the caller's own leg failing, with Daily's error_msg",
+    (type) => {
+      expect(parseDailyWebhook(envelope(type, { error_msg: 'SIP 503 from carrier', timestamp: 1770005095 }))).toEqual({
+        kind: 'transfer',
+        event: {
+          id: 'evt-1',
+          type,
+          room: 'support',
+          sessionId: 'leg-1',
+          occurredAtMs: 1770005095000,
+          sentAtMs: 1770005095250,
+          errorMessage: 'SIP 503 from carrier',
+        },
+      });
+    }
+  );
+
   test('reads is_sip_refer sent as a string', () => {
     expect(parseDailyWebhook(envelope('calltransfer.initiated', { is_sip_refer: 'true' }))).toMatchObject({
       event: { isSipRefer: true },
@@ -77,6 +95,10 @@ describe('parseDailyWebhook', () => {
     ['a transfer event without a room', envelope('calltransfer.initiated', { room: undefined })],
     ['a transfer event with a non-numeric timestamp', envelope('calltransfer.initiated', { timestamp: 'soon' })],
   ])('reports %s as invalid', (_name, body) => {
-    expect(parseDailyWebhook(body)).toMatchObject({ kind: 'invalid', message: expect.any(String) });
+    expect(parseDailyWebhook(body)).toMatchObject({
+      kind: 'invalid',
+      reason: 'invalid_event',
+      message: expect.any(String),
+    });
   });
 });
