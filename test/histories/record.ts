@@ -3,9 +3,9 @@
  * The replay test replays every file on each run, so a workflow change that would break running transfers fails CI.
  * Re-record only when adding scenarios; existing files are the compatibility contract: keep them.
  *
- * `outside-room-5xx-before-patch.json` has no scenario here: it was recorded with the workflow code from before patch
- * `resend-unheard-request-outside-room` (a second destination's 5xx, taken as sent because the leg was not in the
- * room), which today's code no longer produces. Transfers started by that code must still replay.
+ * `v1/` holds histories recorded before the leg model (patch `leg-model`): transfers started then finish on the
+ * frozen code in `src/workflows/v1`, and these files prove they still replay. `v1/outside-room-5xx-before-patch.json`
+ * is older still (before patch `resend-unheard-request-outside-room`).
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -83,7 +83,7 @@ const scenarios: Scenario[] = [
       onExhausted: { action: 'rollback' },
     });
     await started.handle.result();
-    return { name: 'outside-room-5xx-resent', workflowId: started.workflowId };
+    return { name: 'outside-room-5xx-unknown', workflowId: started.workflowId };
   },
   async (stack) => {
     const call = stack.newCall();
@@ -98,6 +98,37 @@ const scenarios: Scenario[] = [
     }
     await stack.transfers.cancel(started.workflowId, 'recorded cancel');
     return { name: 'canceled-while-ringing', workflowId: started.workflowId };
+  },
+  async (stack) => {
+    const call = stack.newCall();
+    stack.sandbox.setScenario('sip:closed@pbx.example.com', { kind: 'refer-reject' });
+    const started = await stack.transfers.start({
+      ...base(call, [{ method: 'sipRefer', toEndPoint: 'sip:closed@pbx.example.com', answerTimeoutSec: 1 }]),
+      onExhausted: { action: 'rollback' },
+    });
+    await started.handle.result();
+    return { name: 'refer-rejected-caller-stays', workflowId: started.workflowId };
+  },
+  async (stack) => {
+    const call = stack.newCall();
+    stack.sandbox.setScenario('sip:forever@pbx.example.com', { kind: 'no-answer' });
+    const started = await stack.transfers.start(
+      base(call, [{ toEndPoint: 'sip:forever@pbx.example.com', answerTimeoutSec: 30 }])
+    );
+    for (;;) {
+      if ((await started.handle.query(statusQuery).catch(() => undefined))?.state === 'initiated') break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    stack.sandbox.failCaller(call.room, call.sessionId, { errorMsg: 'recorded leg failure' });
+    await started.handle.result();
+    return { name: 'caller-leg-failed', workflowId: started.workflowId };
+  },
+  async (stack) => {
+    const call = stack.newCall();
+    stack.sandbox.setScenario('sip:nobody@pbx.example.com', { kind: 'no-answer' });
+    const started = await stack.transfers.start(base(call, [{ toEndPoint: 'sip:nobody@pbx.example.com', answerTimeoutSec: 1 }]));
+    await started.handle.result();
+    return { name: 'no-answer-none-leg-ended', workflowId: started.workflowId };
   },
 ];
 
