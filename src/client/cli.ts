@@ -18,6 +18,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { ConfigError, temporalConnectionOptions } from '../config';
 import { DailyApiError, DailyClient } from '../daily';
 import { DEFAULTS, TransferInputError, isE164, type TransferRequest } from '../input';
+import { SpoolError } from '../relay/spool';
 import { isBase64Secret } from '../relay/webhook-auth';
 import { setupWebhook, webhookStatus } from '../relay/webhook-setup';
 import type { AttemptOutcome, OnExhausted, TransferMethod, TransferState, TransferStatus } from '../shared';
@@ -32,6 +33,7 @@ import {
   formatWebhookStatus,
 } from './cli-format';
 import { formatReplayReport, replayTransfers } from './replay';
+import { DEAD_LETTER_REASONS, deadLettersJson, formatDeadLetters, readDeadLetters } from './dead-letters';
 import { TransferAlreadyRunningError, TransferClient } from './transfers';
 
 /** Every exit code the CLI uses, and what it means (printed by `--help`). */
@@ -438,6 +440,15 @@ async function webhookStatusCommand(
   return status.problems.length === 0 ? EXIT_CODES.ok : EXIT_CODES.unsuccessful;
 }
 
+async function webhookDeadLettersCommand(
+  ctx: Context,
+  flags: GlobalFlags & { spool?: string; reason?: string; limit: number }
+): Promise<ExitCode> {
+  const report = readDeadLetters({ spool: flags.spool, env: ctx.env, reason: flags.reason, limit: flags.limit });
+  ctx.io.stdout.write(flags.json ? deadLettersJson(report) : formatDeadLetters(report));
+  return EXIT_CODES.ok;
+}
+
 async function replayCommand(
   ctx: Context,
   flags: TemporalFlags & GlobalFlags & { query?: string; limit: number }
@@ -619,6 +630,20 @@ function buildProgram(ctx: Context, setExitCode: (code: ExitCode) => void): Comm
       webhookStatusCommand(ctx, flagsOf<DailyFlags & { url?: string }>(command))
     )
   );
+  webhook
+    .command('dead-letters')
+    .description(
+      'Show the verified events the relay kept but could not use (malformed, a type nobody handles, no running ' +
+        "transfer), newest first, read from the relay's spool."
+    )
+    .option('--spool <path>', "the relay's spool file (RELAY_SPOOL_PATH; default as the relay's)")
+    .addOption(new Option('--reason <reason>', 'only dead letters with this reason').choices(DEAD_LETTER_REASONS))
+    .option('--limit <n>', 'at most this many', positiveInteger, 20)
+    .action(
+      action((_opts: unknown, command: Command) =>
+        webhookDeadLettersCommand(ctx, flagsOf<{ spool?: string; reason?: string; limit: number }>(command))
+      )
+    );
 
   return program;
 }
@@ -673,6 +698,7 @@ function explain(ctx: Context, err: unknown): { exitCode: ExitCode; message: str
     return { exitCode, message };
   }
   if (err instanceof DailyApiError) return { exitCode: EXIT_CODES.dailyError, message: err.message };
+  if (err instanceof SpoolError) return { exitCode: EXIT_CODES.usage, message: err.message };
   return { exitCode: EXIT_CODES.unsuccessful, message: messageOf(err) };
 }
 
