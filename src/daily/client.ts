@@ -9,7 +9,9 @@ import {
   type DailyApiError,
 } from './errors';
 import {
+  dialOutStartResponseSchema,
   errorBodySchema,
+  ejectResponseSchema,
   okResponseSchema,
   roomPresenceSchema,
   roomSchema,
@@ -53,6 +55,36 @@ export interface SipReferRequest {
   /** A `sip:` URI. */
   toEndPoint: string;
 }
+
+interface DialOutOptions {
+  /** Shown for the participant in the room. */
+  displayName?: string;
+  /** Max 36 characters. Daily puts it in the `dialout.*` events' `user_id`: the way to recognise a leg whose start reply was lost. */
+  userId?: string;
+  /** Daily's purchased-number id shown to the callee (the oldest purchased number when omitted). */
+  callerId?: string;
+  codecs?: { audio?: Array<'OPUS' | 'G722' | 'PCMU' | 'PCMA'>; video?: Array<'H264' | 'VP8'> };
+}
+
+/** dialOut/start's body: a SIP URI or a phone number, with the options that fit each. */
+export type StartDialOutRequest = DialOutOptions &
+  (
+    | {
+        sipUri: string;
+        /** Sent as SIP headers on the INVITE (Daily's rule: URI parameters named `X-...`). Never put a phone number here. */
+        sipHeaders?: Record<`X-${string}`, string>;
+        video?: boolean;
+        phoneNumber?: never;
+      }
+    | {
+        /** E.164. */
+        phoneNumber: string;
+        /** Digits dialled once connected; 1–20 characters. */
+        extension?: string;
+        waitBeforeExtensionDialSec?: number;
+        sipUri?: never;
+      }
+  );
 
 export interface WebhookSettings {
   url: string;
@@ -134,6 +166,32 @@ export class DailyClient {
     await this.#json('POST', `/rooms/${encodeURIComponent(room)}/sipRefer`, okResponseSchema, body);
   }
 
+  /**
+   * Dials a SIP URI or phone number into the room; resolves with the new leg's session id. NOT idempotent: every
+   * accepted request dials a new leg (Daily takes no idempotency key), so after an unknown outcome the caller must
+   * look for the leg (by the `userId` in `dialout.*` events) rather than send it again.
+   */
+  async startDialOut(room: string, request: StartDialOutRequest): Promise<{ sessionId: string }> {
+    const { sipHeaders, ...body } = request as StartDialOutRequest & { sipHeaders?: Record<string, string> };
+    if (body.sipUri !== undefined && sipHeaders) body.sipUri = withSipHeaders(body.sipUri, sipHeaders);
+    const reply = await this.#json(
+      'POST',
+      `/rooms/${encodeURIComponent(room)}/dialOut/start`,
+      dialOutStartResponseSchema,
+      body
+    );
+    return { sessionId: reply.sessionId };
+  }
+
+  /**
+   * Hangs up a dial-out, ringing or answered. Idempotent in effect: stopping a leg that already ended changes nothing
+   * and Daily answers 404 "No dialout to stop" (`DailyDialOutNotRunningError`), so it is safe to send again after an
+   * unknown outcome — which is what lets a crashed orchestrator make sure no leg it started is left ringing.
+   */
+  async stopDialOut(room: string, sessionId: string): Promise<void> {
+    await this.#send('POST', `/rooms/${encodeURIComponent(room)}/dialOut/stop`, { sessionId });
+  }
+
   /** Who is in the room now; `id` is each participant's session id. Daily's data may lag by up to ~15 s. */
   async getRoomPresence(room: string): Promise<PresenceParticipant[]> {
     const path = `/rooms/${encodeURIComponent(room)}/presence`;
@@ -157,8 +215,14 @@ export class DailyClient {
   }
 
   /** Removes participants (by session id) from the room: for SIP/PSTN legs, this hangs up. */
-  async ejectParticipants(room: string, sessionIds: string[]): Promise<void> {
-    await this.#send('POST', `/rooms/${encodeURIComponent(room)}/eject`, { ids: sessionIds });
+  /**
+   * Ends the given sessions. Resolves with the ids Daily says it ended when its reply lists them (`{"ejected": [...]}`),
+   * undefined when it does not: the reply is not documented, so any 2xx counts as done and the list only refines it.
+   */
+  async ejectParticipants(room: string, sessionIds: string[]): Promise<string[] | undefined> {
+    const reply = await this.#send('POST', `/rooms/${encodeURIComponent(room)}/eject`, { ids: sessionIds });
+    const parsed = ejectResponseSchema.safeParse(parseJsonOrUndefined(reply.body));
+    return parsed.success ? parsed.data.ejected : undefined;
   }
 
   /** Daily allows one webhook per domain, so this holds at most one today. */
@@ -354,6 +418,13 @@ export class DailyClient {
   }
 }
 
+/** Appends SIP headers to a SIP URI as its `?X-Name=value&...` parameters, the way Daily passes them on. */
+export function withSipHeaders(sipUri: string, headers: Record<string, string>): string {
+  const params = Object.entries(headers).map(([name, value]) => `${name}=${encodeURIComponent(value)}`);
+  if (params.length === 0) return sipUri;
+  return `${sipUri}${sipUri.includes('?') ? '&' : '?'}${params.join('&')}`;
+}
+
 function encode(body: unknown): string | undefined {
   return body === undefined ? undefined : JSON.stringify(body);
 }
@@ -361,6 +432,14 @@ function encode(body: unknown): string | undefined {
 function errorCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
+}
+
+function parseJsonOrUndefined(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
 }
 
 function parseErrorBody(body: Buffer): z.output<typeof errorBodySchema> {

@@ -128,6 +128,43 @@ export class DailyCallClosedError extends DailyClientError {
   }
 }
 
+/**
+ * 404 "No dialout to stop" (dialOut/stop) or "No session running" (dialOut/sendDTMF): no dial-out or session with
+ * that id is running in the room — for a stop, the state the caller wanted.
+ */
+export class DailyDialOutNotRunningError extends DailyClientError {
+  override readonly name = 'DailyDialOutNotRunningError';
+  readonly failureType = FailureTypes.notFound;
+
+  constructor(init: DailyErrorInit) {
+    super('no dial-out session with that id is running', init);
+  }
+}
+
+/** 400 "dialOut already started": documented for dialOut/start; Daily does not say when it happens. */
+export class DailyDialOutAlreadyStartedError extends DailyClientError {
+  override readonly name = 'DailyDialOutAlreadyStartedError';
+  readonly failureType = FailureTypes.badRequest;
+
+  constructor(init: DailyErrorInit) {
+    super('dial-out already started', init);
+  }
+}
+
+/**
+ * The room already has `max_sip_pstn_sessions_per_room` SIP/PSTN sessions (default 5). Daily documents the limit but
+ * not its error: this is recognised by the property's name in `info`, which is how the sandbox words it; any other
+ * wording Daily uses arrives as a `DailyBadRequestError`.
+ */
+export class DailySessionLimitError extends DailyClientError {
+  override readonly name = 'DailySessionLimitError';
+  readonly failureType = FailureTypes.badRequest;
+
+  constructor(init: DailyErrorInit) {
+    super('the room has reached max_sip_pstn_sessions_per_room', init);
+  }
+}
+
 export class DailyNotFoundError extends DailyClientError {
   override readonly name = 'DailyNotFoundError';
   readonly failureType = FailureTypes.notFound;
@@ -205,6 +242,11 @@ export function errorFromReply(init: DailyErrorInit & { status: number; retryAft
     if (info.includes('invalid sessionid')) return new DailyInvalidSessionError(init);
     if (info.includes('not in sfu mode')) return new DailyRoomNotSfuError(init);
     if (info.includes('call closed before command could be delivered')) return new DailyCallClosedError(init);
+    if (info.includes('no dialout to stop') || info.includes('no session running')) {
+      return new DailyDialOutNotRunningError(init);
+    }
+    if (info.includes('dialout already started')) return new DailyDialOutAlreadyStartedError(init);
+    if (info.includes('max_sip_pstn_sessions_per_room')) return new DailySessionLimitError(init);
   }
   if (status === 404) return new DailyNotFoundError(init);
   if (status >= 400) return new DailyBadRequestError(init);

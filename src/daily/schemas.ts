@@ -7,6 +7,15 @@ import { z } from 'zod';
 /** `{"ok": true}`; Daily's docs show the string `"true"`, the server sends a boolean. Both mean success. */
 export const okResponseSchema = z.looseObject({ ok: z.union([z.literal(true), z.literal('true')]) });
 
+/** eject's reply (undocumented; the sandbox's guess): the ids that were ended. */
+export const ejectResponseSchema = z.looseObject({ ejected: z.array(z.string()) });
+
+/**
+ * dialOut/start's reply, `{"ok": "true", "sessionId": "<uuid>"}`: only the session id is read (any 2xx is a started
+ * dial-out), because it is the only handle for stopping the leg.
+ */
+export const dialOutStartResponseSchema = z.looseObject({ sessionId: z.string().min(1) });
+
 /** Daily's error body: `{"error": "<machine string>", "info": "<human text>"}`. */
 export const errorBodySchema = z.looseObject({ error: z.string().optional(), info: z.string().optional() });
 

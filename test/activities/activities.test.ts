@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { inspect } from 'node:util';
-import { createActivities, type Activities, type TransferRequest } from '../../src/activities';
+import { createActivities, type Activities, type DialOutRequest, type TransferRequest } from '../../src/activities';
 import { DailyClient } from '../../src/daily';
 import { FailureTypes } from '../../src/shared';
 import { startSandbox, type Sandbox } from '../../src/sandbox';
@@ -37,6 +37,8 @@ describe('activities', () => {
 
   const requestTransfer = (req: TransferRequest, using: Activities = activities): Promise<void> =>
     env.run(using.requestTransfer, req);
+  const startDialOut = (req: DialOutRequest): Promise<{ sessionId: string }> =>
+    env.run(activities.startDialOut, req) as Promise<{ sessionId: string }>;
 
   beforeAll(async () => {
     sandbox = await startSandbox({ port: 0, apiKey: API_KEY });
@@ -57,7 +59,14 @@ describe('activities', () => {
   });
 
   it('names the activities readably', () => {
-    expect(Object.keys(activities).sort()).toEqual(['getRoomSipUri', 'hangUp', 'isSessionInRoom', 'requestTransfer']);
+    expect(Object.keys(activities).sort()).toEqual([
+      'getRoomSipUri',
+      'hangUp',
+      'isSessionInRoom',
+      'requestTransfer',
+      'startDialOut',
+      'stopDialOut',
+    ]);
   });
 
   describe('requestTransfer', () => {
@@ -259,6 +268,118 @@ describe('activities', () => {
     });
   });
 
+  describe('startDialOut', () => {
+    it('sends one dialOut/start for a SIP destination with its headers and returns the session id', async () => {
+      const { room } = callerInRoom();
+      sandbox.setScenario('sip:agent@pbx.example.com', { kind: 'no-answer' });
+      const { sessionId } = await startDialOut({
+        room,
+        toEndPoint: 'sip:agent@pbx.example.com',
+        userId: 'wf-1-leg-2',
+        sipHeaders: { 'X-Ticket': 'T-9' },
+      });
+      expect(sandbox.requests({ path: 'dialOut/start' }).map((r) => r.body)).toEqual([
+        { sipUri: 'sip:agent@pbx.example.com?X-Ticket=T-9', userId: 'wf-1-leg-2' },
+      ]);
+      expect(sandbox.dialOuts().map((d) => [d.sessionId, d.state])).toEqual([[sessionId, 'ringing']]);
+    });
+
+    it('dials a phone number with its extension and caller id', async () => {
+      const { room } = callerInRoom();
+      await startDialOut({
+        room,
+        toEndPoint: '+15551230000',
+        callerId: 'number-id',
+        extension: '7',
+        waitBeforeExtensionDialSec: 1,
+      });
+      expect(sandbox.requests({ path: 'dialOut/start' }).map((r) => r.body)).toEqual([
+        { phoneNumber: '+15551230000', callerId: 'number-id', extension: '7', waitBeforeExtensionDialSec: 1 },
+      ]);
+    });
+
+    it.each([
+      ['sipHeaders for a phone number', { toEndPoint: '+15551230000', sipHeaders: { 'X-Ticket': '1' } }, 'sipHeaders'],
+      ['an extension for a SIP URI', { toEndPoint: 'sip:a@b.c', extension: '1' }, 'extension'],
+    ] as const)('refuses %s before sending anything', async (_label, fields, field) => {
+      const { room } = callerInRoom();
+      const failure = await failureOf(env.run(activities.startDialOut, { room, ...fields }));
+      expect(failure.type).toBe(FailureTypes.invalidInput);
+      expect(failure.nonRetryable).toBe(true);
+      expect(failure.details).toEqual([{ field }]);
+      expect(sandbox.requests({ path: 'dialOut/start' })).toEqual([]);
+    });
+
+    it('never lets Temporal repeat a start whose reply was lost or failed: the leg may be ringing', async () => {
+      const { room } = callerInRoom();
+      sandbox.setScenario('+15551230000', { kind: 'no-answer' });
+      sandbox.queueFault({ path: 'dialOut/start' }, { kind: 'lost-response' });
+      sandbox.queueFault({ path: 'dialOut/start' }, { kind: 'server-error', status: 502 });
+      const lost = await failureOf(env.run(activities.startDialOut, { room, toEndPoint: '+15551230000' }));
+      expect(lost.type).toBe(FailureTypes.outcomeUnknown);
+      expect(lost.nonRetryable).toBe(true);
+      const failed = await failureOf(env.run(activities.startDialOut, { room, toEndPoint: '+15551230000' }));
+      expect(failed.type).toBe(FailureTypes.serverError);
+      expect(failed.nonRetryable).toBe(true);
+      expect(sandbox.dialOuts().map((d) => d.state)).toEqual(['ringing']);
+    });
+
+    it('lets Temporal retry a rate-limited start after its Retry-After', async () => {
+      const { room } = callerInRoom();
+      sandbox.queueFault({ path: 'dialOut/start' }, { kind: 'rate-limit', retryAfterSec: 1 });
+      const failure = await failureOf(env.run(activities.startDialOut, { room, toEndPoint: '+15551230000' }));
+      expect(failure.type).toBe(FailureTypes.rateLimited);
+      expect(failure.nonRetryable).toBe(false);
+      expect(failure.nextRetryDelay).toBe(1000);
+    });
+
+    it('fails for good when the room has reached its SIP/PSTN session limit', async () => {
+      const room = sandbox.createRoom(`act-full-${++counter}`, { maxSipPstnSessions: 1 }).name;
+      sandbox.addCaller(room);
+      const failure = await failureOf(env.run(activities.startDialOut, { room, toEndPoint: '+15551230000' }));
+      expect(failure.type).toBe(FailureTypes.badRequest);
+      expect(failure.nonRetryable).toBe(true);
+      expect(failure.message).toContain('max_sip_pstn_sessions_per_room');
+    });
+  });
+
+  describe('stopDialOut', () => {
+    it("stops a ringing leg ('stopped'), then reports it as 'not-running' when asked again", async () => {
+      const { room } = callerInRoom();
+      sandbox.setScenario('+15551230000', { kind: 'no-answer' });
+      const { sessionId } = await startDialOut({ room, toEndPoint: '+15551230000' });
+      await expect(env.run(activities.stopDialOut, { room, sessionId })).resolves.toBe('stopped');
+      await expect(env.run(activities.stopDialOut, { room, sessionId })).resolves.toBe('not-running');
+      expect(sandbox.dialOuts().map((d) => d.state)).toEqual(['stopped']);
+      expect(sandbox.requests({ path: 'dialOut/stop' }).map((r) => r.status)).toEqual([200, 404]);
+    });
+
+    it("reports 'not-running' when the room has no call any more", async () => {
+      const room = sandbox.createRoom(`act-empty-${++counter}`).name;
+      await expect(env.run(activities.stopDialOut, { room, sessionId: 'gone' })).resolves.toBe('not-running');
+    });
+
+    it('lets Temporal retry a stop whose reply was lost: stopping again is harmless', async () => {
+      const { room } = callerInRoom();
+      const { sessionId } = await startDialOut({ room, toEndPoint: '+15551230000' });
+      sandbox.queueFault({ path: 'dialOut/stop' }, { kind: 'lost-response' });
+      const failure = await failureOf(env.run(activities.stopDialOut, { room, sessionId }));
+      expect(failure.type).toBe(FailureTypes.outcomeUnknown);
+      expect(failure.nonRetryable).toBe(false);
+      // The lost request did stop it; the retry learns that.
+      await expect(env.run(activities.stopDialOut, { room, sessionId })).resolves.toBe('not-running');
+    });
+
+    it('fails for good in a room that is not in SFU mode', async () => {
+      const { room } = callerInRoom();
+      const { sessionId } = await startDialOut({ room, toEndPoint: '+15551230000' });
+      sandbox.createRoom(room, { sfu: false });
+      const failure = await failureOf(env.run(activities.stopDialOut, { room, sessionId }));
+      expect(failure.type).toBe(FailureTypes.roomNotSfu);
+      expect(failure.nonRetryable).toBe(true);
+    });
+  });
+
   it('passes through errors that are not Daily errors', async () => {
     const broken = createActivities({
       daily: {
@@ -267,8 +388,11 @@ describe('activities', () => {
         getRoomPresence: () => Promise.reject(new TypeError('bug')),
         getRoomSipUri: () => Promise.reject(new TypeError('bug')),
         ejectParticipants: () => Promise.reject(new TypeError('bug')),
+        startDialOut: () => Promise.reject(new TypeError('bug')),
+        stopDialOut: () => Promise.reject(new TypeError('bug')),
       },
     });
     await expect(env.run(broken.getRoomSipUri, 'r')).rejects.toThrow(TypeError);
+    await expect(env.run(broken.stopDialOut, { room: 'r', sessionId: 's' })).rejects.toThrow(TypeError);
   });
 });

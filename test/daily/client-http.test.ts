@@ -15,6 +15,7 @@ import {
   DailyRateLimitedError,
   DailyRoomHasNoSipUriError,
   DailyServerError,
+  withSipHeaders,
 } from '../../src/daily';
 
 interface Received {
@@ -117,6 +118,31 @@ describe('DailyClient over plain HTTP servers', () => {
     const err = await daily.sipCallTransfer('r', transfer).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DailyInvalidResponseError);
     expect(err).toMatchObject({ status: 200, retryable: false, failureType: 'DailyInvalidResponse' });
+  });
+
+  it("reads dialOut/start's session id, and accepts its documented string ok", async () => {
+    const daily = await start(json(200, { ok: 'true', sessionId: 'dial-1' }));
+    await expect(daily.startDialOut('r', { phoneNumber: '+15551230000' })).resolves.toEqual({ sessionId: 'dial-1' });
+    expect(server?.received[0]?.url).toBe('/v1/rooms/r/dialOut/start');
+  });
+
+  it('reports a 2xx dialOut/start without a session id as an invalid response: a leg may ring that it cannot name', async () => {
+    const daily = await start(json(200, { ok: true }));
+    const err = await daily.startDialOut('r', { phoneNumber: '+15551230000' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DailyInvalidResponseError);
+    expect(err).toMatchObject({ status: 200, retryable: false, message: expect.stringContaining('sessionId') });
+  });
+
+  it('takes any 2xx to dialOut/stop as success, whatever its body', async () => {
+    const daily = await start(json(200, ''));
+    await expect(daily.stopDialOut('r', 'dial-1')).resolves.toBeUndefined();
+    expect(JSON.parse(server?.received[0]?.body ?? '')).toEqual({ sessionId: 'dial-1' });
+  });
+
+  it('withSipHeaders appends X- parameters, URL-encoding values, after any the URI already has', () => {
+    expect(withSipHeaders('sip:a@b.c', { 'X-Ticket': 'T 1&2' })).toBe('sip:a@b.c?X-Ticket=T%201%262');
+    expect(withSipHeaders('sip:a@b.c?X-A=1', { 'X-B': '2' })).toBe('sip:a@b.c?X-A=1&X-B=2');
+    expect(withSipHeaders('sip:a@b.c', {})).toBe('sip:a@b.c');
   });
 
   it('reports a 502 with an HTML body as a retryable server error', async () => {

@@ -6,6 +6,8 @@ import {
   DailyBadRequestError,
   DailyCallClosedError,
   DailyClient,
+  DailyDialOutAlreadyStartedError,
+  DailyDialOutNotRunningError,
   DailyInvalidSessionError,
   DailyNetworkError,
   DailyNotFoundError,
@@ -14,6 +16,7 @@ import {
   DailyRoomNotHostingCallError,
   DailyRoomNotSfuError,
   DailyServerError,
+  DailySessionLimitError,
 } from '../../src/daily';
 import { startSandbox, type Sandbox } from '../../src/sandbox';
 
@@ -111,6 +114,92 @@ describe('DailyClient against the sandbox', () => {
       const err = await daily.sipRefer(room, { sessionId, toEndPoint: '+15551230000' }).catch((e) => e);
       expect(err).toBeInstanceOf(DailyBadRequestError);
       expect(err).toMatchObject({ status: 400, code: 'invalid-request-error', info: expect.stringContaining('sip:') });
+    });
+  });
+
+  describe('dial-out', () => {
+    it('startDialOut sends one dialOut/start, with SIP headers as X- parameters, and returns the leg it rang', async () => {
+      const { room } = callerInRoom();
+      sandbox.setScenario('sip:agent@pbx.example.com', { kind: 'no-answer' });
+      const { sessionId } = await daily.startDialOut(room, {
+        sipUri: 'sip:agent@pbx.example.com',
+        sipHeaders: { 'X-Ticket': 'T 42', 'X-Queue': 'billing' },
+        userId: 'transfer-1-leg-1',
+        displayName: 'Agent',
+      });
+      expect(sandbox.requests({ path: 'dialOut/start' }).map((r) => r.body)).toEqual([
+        {
+          sipUri: 'sip:agent@pbx.example.com?X-Ticket=T%2042&X-Queue=billing',
+          userId: 'transfer-1-leg-1',
+          displayName: 'Agent',
+        },
+      ]);
+      expect(sandbox.dialOuts()).toEqual([
+        expect.objectContaining({ sessionId, room, userId: 'transfer-1-leg-1', state: 'ringing' }),
+      ]);
+    });
+
+    it('startDialOut dials a phone number with its extension', async () => {
+      const { room } = callerInRoom();
+      await daily.startDialOut(room, { phoneNumber: '+15551230000', extension: '42', callerId: 'number-id' });
+      expect(sandbox.requests({ path: 'dialOut/start' }).map((r) => r.body)).toEqual([
+        { phoneNumber: '+15551230000', extension: '42', callerId: 'number-id' },
+      ]);
+    });
+
+    it('stopDialOut stops the leg; a second stop is typed as not running', async () => {
+      const { room } = callerInRoom();
+      sandbox.setScenario('+15551230000', { kind: 'no-answer' });
+      const { sessionId } = await daily.startDialOut(room, { phoneNumber: '+15551230000' });
+      await daily.stopDialOut(room, sessionId);
+      expect(sandbox.dialOuts().map((d) => d.state)).toEqual(['stopped']);
+      const again = await daily.stopDialOut(room, sessionId).catch((e) => e);
+      expect(again).toBeInstanceOf(DailyDialOutNotRunningError);
+      expect(again).toMatchObject({ status: 404, info: 'No dialout to stop', retryable: false });
+    });
+
+    it.each([
+      ['no call in the room', DailyRoomNotHostingCallError],
+      ['session limit', DailySessionLimitError],
+      ['already started', DailyDialOutAlreadyStartedError],
+      ['bad destination', DailyBadRequestError],
+    ] as const)('types the error for %s, and nothing rings', async (label, type) => {
+      const room =
+        label === 'no call in the room'
+          ? sandbox.createRoom(`empty-${++counter}`).name
+          : label === 'session limit'
+            ? sandbox.createRoom(`full-${++counter}`, { maxSipPstnSessions: 1 }).name
+            : callerInRoom().room;
+      if (label === 'session limit') sandbox.addCaller(room);
+      if (label === 'already started')
+        sandbox.queueFault({ path: 'dialOut/start' }, { kind: 'dialout-already-started' });
+      const phoneNumber = label === 'bad destination' ? '555-1234' : '+15551230000';
+      const err = await daily.startDialOut(room, { phoneNumber }).catch((e) => e);
+      expect(err).toBeInstanceOf(type);
+      expect(err).toMatchObject({ retryable: false, endpoint: `POST /rooms/${room}/dialOut/start` });
+      expect(sandbox.dialOuts()).toEqual([]);
+    });
+
+    it('reports a rate-limited start as retryable with Retry-After, and a lost reply as outcome unknown though it rings', async () => {
+      const { room } = callerInRoom();
+      sandbox.setScenario('+15551230000', { kind: 'no-answer' });
+      sandbox.queueFault({ path: 'dialOut/start' }, { kind: 'rate-limit', retryAfterSec: 2 });
+      sandbox.queueFault({ path: 'dialOut/start' }, { kind: 'lost-response' });
+      const limited = await daily.startDialOut(room, { phoneNumber: '+15551230000' }).catch((e) => e);
+      expect(limited).toBeInstanceOf(DailyRateLimitedError);
+      expect(limited).toMatchObject({ retryable: true, retryAfterMs: 2000 });
+      expect(sandbox.dialOuts()).toEqual([]);
+      const lost = await daily.startDialOut(room, { phoneNumber: '+15551230000' }).catch((e) => e);
+      expect(lost).toBeInstanceOf(DailyOutcomeUnknownError);
+      expect(lost).toMatchObject({ retryable: false });
+      expect(sandbox.dialOuts().map((d) => d.state)).toEqual(['ringing']);
+    });
+
+    it('types a stop in a room not in SFU mode', async () => {
+      const { room } = callerInRoom();
+      const { sessionId } = await daily.startDialOut(room, { phoneNumber: '+15551230000' });
+      sandbox.createRoom(room, { sfu: false });
+      await expect(daily.stopDialOut(room, sessionId)).rejects.toBeInstanceOf(DailyRoomNotSfuError);
     });
   });
 
