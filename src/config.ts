@@ -170,6 +170,10 @@ const workerEnv = z.object({
   DAILY_API_KEY: z.string({ error: 'is required (the Daily API key, or the sandbox key locally)' }),
   DAILY_API_URL: z.url().default(DEFAULT_DAILY_API_BASE),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  WORKER_METRICS_ADDRESS: z
+    .string()
+    .regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, 'must be host:port, e.g. 0.0.0.0:9464')
+    .optional(),
 });
 
 export interface WorkerConfig {
@@ -177,6 +181,11 @@ export interface WorkerConfig {
   taskQueue: string;
   daily: { apiKey: string; apiUrl: string };
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /**
+   * Where the Prometheus endpoint listens; off when unset, because a fixed default port would make a second worker
+   * on the same host (the chaos run, a cluster test) fail to start.
+   */
+  metricsAddress?: string;
 }
 
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
@@ -186,5 +195,6 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     taskQueue: parsed.TEMPORAL_TASK_QUEUE,
     daily: { apiKey: parsed.DAILY_API_KEY, apiUrl: parsed.DAILY_API_URL },
     logLevel: parsed.LOG_LEVEL,
+    metricsAddress: parsed.WORKER_METRICS_ADDRESS,
   };
 }

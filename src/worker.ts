@@ -9,13 +9,17 @@ import { validateTransferInput } from './activities/validate-input';
 import { loadWorkerConfig, temporalConnectionOptions } from './config';
 import { DailyClient } from './daily';
 import { createLogger, temporalLogger } from './logger';
+import { prometheusTelemetry, transferMetricsSinks, WORKFLOW_METRICS_MODULES } from './telemetry/metrics';
 
 export interface SwitchboardWorkerOptions {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
   daily: DailyClient;
-  /** Pre-bundled workflow code (tests bundle once); otherwise bundled from `./workflows` at start. */
+  /**
+   * Pre-bundled workflow code (tests bundle once), built with `workflowInterceptorModules: WORKFLOW_METRICS_MODULES`;
+   * otherwise bundled from `./workflows` at start, with them.
+   */
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Extra worker options (tests tune concurrency or identity). */
   tuning?: Partial<Pick<WorkerOptions, 'identity' | 'maxConcurrentActivityTaskExecutions' | 'shutdownGraceTime'>>;
@@ -28,8 +32,9 @@ export function createSwitchboardWorker(opts: SwitchboardWorkerOptions): Promise
     taskQueue: opts.taskQueue,
     ...(opts.workflowBundle
       ? { workflowBundle: opts.workflowBundle }
-      : { workflowsPath: require.resolve('./workflows') }),
+      : { workflowsPath: require.resolve('./workflows'), interceptors: { workflowModules: WORKFLOW_METRICS_MODULES } }),
     activities: { ...createActivities({ daily: opts.daily }), validateTransferInput },
+    sinks: transferMetricsSinks(),
     shutdownGraceTime: '10s',
     ...opts.tuning,
   });
@@ -38,7 +43,10 @@ export function createSwitchboardWorker(opts: SwitchboardWorkerOptions): Promise
 async function main(): Promise<void> {
   const config = loadWorkerConfig();
   const logger = createLogger('worker', config.logLevel);
-  Runtime.install({ logger: temporalLogger(logger) });
+  Runtime.install({
+    logger: temporalLogger(logger),
+    telemetryOptions: config.metricsAddress ? prometheusTelemetry(config.metricsAddress) : undefined,
+  });
   const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
   const daily = new DailyClient({ apiKey: config.daily.apiKey, baseUrl: config.daily.apiUrl });
   try {
@@ -50,7 +58,12 @@ async function main(): Promise<void> {
     });
     // Worker.run() already drains on SIGINT/SIGTERM: in-flight activities finish, then it resolves.
     logger.info(
-      { address: config.temporal.address, namespace: config.temporal.namespace, taskQueue: config.taskQueue },
+      {
+        address: config.temporal.address,
+        namespace: config.temporal.namespace,
+        taskQueue: config.taskQueue,
+        metrics: config.metricsAddress ? `http://${config.metricsAddress}/metrics` : 'off (WORKER_METRICS_ADDRESS)',
+      },
       'worker started'
     );
     await worker.run();

@@ -3,6 +3,7 @@ import { Runtime, DefaultLogger, bundleWorkflowCode } from '@temporalio/worker';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { findTemporalCli } from '../../src/local/temporal-cli';
 import { searchAttributes } from '../../src/shared';
+import { WORKFLOW_METRICS_MODULES } from '../../src/telemetry/metrics';
 
 let runtimeInstalled = false;
 
@@ -35,6 +36,7 @@ let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 export function switchboardWorkflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   bundle ??= bundleWorkflowCode({
     workflowsPath: require.resolve('../../src/workflows'),
+    workflowInterceptorModules: WORKFLOW_METRICS_MODULES,
     logger: new DefaultLogger('WARN'),
   });
   return bundle;
