@@ -76,7 +76,11 @@ export class CallerLeg {
   /** Distinct `dialin.stopped` / `dialout.stopped` for the caller's session. */
   private readonly stops: DailyEvent[] = [];
   private legError?: DailyEvent;
-  /** A request for the leg was refused because Daily no longer knows the session. */
+  /**
+   * A request was refused because Daily no longer knows the session while the leg was in the room: it is gone. (Out
+   * of the room the same refusal is ambiguous — ended, connected to a late answer, or still ringing a destination
+   * Daily will not re-target — and the workflow waits for events instead.)
+   */
   private unaddressable?: string;
   /** The leg was ended on purpose (eject) by this workflow. */
   private ejected = false;
@@ -115,7 +119,9 @@ export class CallerLeg {
     attempt.requests.push(result);
     // Rule "refused: session unknown": Daily no longer knows the leg. After an unknown request it may have moved or
     // ended the leg itself, so the refusal is evidence about the first request, not an outcome of its own.
-    if (result.kind === 'refused' && result.type === 'DailyInvalidSession') this.unaddressable ??= result.detail;
+    if (result.kind === 'refused' && result.type === 'DailyInvalidSession' && !this.hasLeftRoom()) {
+      this.unaddressable ??= result.detail;
+    }
     this.decide(attempt);
   }
 

@@ -214,15 +214,14 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
         );
         if (!facts.verdict) {
           const connected = leg.connectedAttempt();
-          leg.close(
-            facts,
-            connected
-              ? {
-                  outcome: 'api-error',
-                  decidedBy: `${result.detail}: the caller is with destination ${connected.plan.index + 1}`,
-                }
-              : { outcome: 'caller-hung-up', decidedBy: `${result.detail}: Daily no longer knows the leg` }
-          );
+          if (!connected)
+            flag('leg-unaddressable', `attempt ${plan.index + 1}: Daily refused the leg, and no event said why`);
+          leg.close(facts, {
+            outcome: 'api-error',
+            decidedBy: connected
+              ? `${result.detail}: the caller is with destination ${connected.plan.index + 1}`
+              : `${result.detail}: the leg is out of the room and Daily no longer takes requests for it`,
+          });
         }
         return facts;
       }
@@ -257,11 +256,14 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
     record.decidedBy = verdict.decidedBy;
     record.endedAt = new Date(now()).toISOString();
     status.leg = leg.where();
-    if (verdict.outcome === 'unknown') {
-      status.needsAttention = `attempt ${record.index + 1}: request outcome unknown`;
-      upsert(searchAttributes.needsAttention, 'unknown-outcome');
-    }
+    if (verdict.outcome === 'unknown') flag('unknown-outcome', `attempt ${record.index + 1}: request outcome unknown`);
     return verdict.outcome;
+  }
+
+  /** Tells operators (the `TransferNeedsAttention` search attribute) that the evidence ran out; the first reason wins. */
+  function flag(reason: 'unknown-outcome' | 'leg-unaddressable' | 'leg-not-ended', detail: string) {
+    status.needsAttention ??= detail;
+    if (!upserted.has(searchAttributes.needsAttention.name)) upsert(searchAttributes.needsAttention, reason);
   }
 
   const newRecord = (index: number, attempt: TransferAttempt): AttemptRecord => ({
@@ -341,7 +343,12 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
   /** Ejects the caller's leg (idempotent: Temporal may retry it). */
   async function endLeg(record: (ok: boolean, detail: string) => FallbackRecord, detail: string): Promise<boolean> {
     try {
-      await hangUp({ room: input.room, sessionId: input.sessionId });
+      const { ended } = await hangUp({ room: input.room, sessionId: input.sessionId });
+      if (!ended) {
+        record(false, `${input.onExhausted.action}: Daily's eject did not reach the leg (it is outside the room)`);
+        flag('leg-not-ended', 'the caller may still be ringing or parked: eject did not reach the leg');
+        return false;
+      }
     } catch (err) {
       if (!(err instanceof ActivityFailure)) throw err;
       record(false, `${input.onExhausted.action} failed: ${err.cause?.message ?? err.message}`);

@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { EXIT_CODES, run } from '../../src/client/cli';
 import { freePort } from '../../src/local/dev-server';
 import { maskEndpoint } from '../../src/mask';
@@ -246,7 +247,9 @@ describe('errors', () => {
     for (const result of [referPhone, callerIdForSip, referNowhere, badRoom, returnTo]) {
       expect(result.code).toBe(EXIT_CODES.usage);
     }
-    await expect(stack.transfers.handle(transferWorkflowId(call.room, call.sessionId)).describe()).rejects.toThrow();
+    await expect(
+      stack.transfers.handle(transferWorkflowId(call.room, call.sessionId)).describe()
+    ).rejects.toBeInstanceOf(WorkflowNotFoundError);
     expect(stack.sandbox.requests({ room: call.room })).toEqual([]);
   });
 

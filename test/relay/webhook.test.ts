@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { DailyClient } from '../../src/daily';
+import { DailyBadRequestError, DailyClient } from '../../src/daily';
 import { freePort } from '../../src/local/dev-server';
 import { WEBHOOK_PATH } from '../../src/relay/app';
 import { createRelayMetrics } from '../../src/relay/metrics';
@@ -104,7 +104,7 @@ describe('setupWebhook / webhookStatus', () => {
 
   test('fails, creating nothing, when Daily cannot verify the URL', async () => {
     const url = `http://127.0.0.1:${await freePort()}${WEBHOOK_PATH}`;
-    await expect(setupWebhook({ daily, url })).rejects.toThrow();
+    await expect(setupWebhook({ daily, url })).rejects.toBeInstanceOf(DailyBadRequestError);
     expect(sandbox.webhooks()).toEqual([]);
   });
 });

@@ -72,7 +72,7 @@ describe('sandbox REST faults', () => {
 
   it('lost-response: the socket is destroyed without an answer, yet the transfer took effect', async () => {
     sandbox.queueFault({ path: 'sipCallTransfer' }, { kind: 'lost-response' });
-    await expect(transfer(sandbox, 'f', { sessionId, toEndPoint: PSTN })).rejects.toThrow();
+    await expect(transfer(sandbox, 'f', { sessionId, toEndPoint: PSTN })).rejects.toThrow(/fetch failed/);
     await waitFor(() => types(sandbox).includes('calltransfer.initiated'), 'the lost request to take effect');
     expect(sandbox.participant('f', sessionId)?.state).toBe('ringing');
     expect(sandbox.requests({ path: 'sipCallTransfer' })).toEqual([

@@ -2,7 +2,7 @@
  * `transferCall` end to end: a real Temporal dev server, the sandbox over HTTP, webhooks through the real relay.
  * Every test asserts both the workflow's result and the exact requests Daily (the sandbox) received.
  */
-import { WorkflowFailedError } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
 import { signWebhook } from '../../src/daily/signature';
 import { TransferAlreadyRunningError } from '../../src/client/transfers';
@@ -382,7 +382,7 @@ describe.each(['docs', 'extended'] as const)("under Daily's %s event model", (mo
 
       expect(result).toMatchObject({ state: 'completed', outcome: 'answered' });
       expect(transferRequests(call).map((r) => r.status)).toEqual([503, 200]);
-      expect(stack.sandbox.requests({ path: 'presence', room: call.room }).length).toBeGreaterThanOrEqual(1);
+      expect(stack.sandbox.requests({ path: 'presence', room: call.room })).toHaveLength(1);
     });
 
     test('404 invalid session: a typed, non-retried API error', async () => {
@@ -589,6 +589,89 @@ describe.each(['docs', 'extended'] as const)("under Daily's %s event model", (mo
     });
   });
 
+  describe("when the sandbox's guesses about Daily go the other way", () => {
+    const never = 'sip:never-again@pbx.example.com';
+    beforeAll(() => stack.sandbox.setScenario(never, { kind: 'no-answer' }));
+    afterEach(() => {
+      stack.sandbox.setModel({
+        ringingLegTransfer: 'retarget',
+        failedTransferLeg: 'parked',
+        ejectOutsideRoom: 'ends',
+        presenceLagMs: 0,
+      });
+      stack.sandbox.setWebhookFaults({});
+    });
+
+    test('a ringing leg cannot be re-targeted: the next request is refused, the attempt is an api-error, and the leg is ended (none)', async () => {
+      stack.sandbox.setModel({ ringingLegTransfer: 'refuse' });
+      const call = stack.newCall();
+      const result = await transfer(call, [
+        { toEndPoint: never, answerTimeoutSec: 1 },
+        { toEndPoint: 'sip:next@pbx.example.com', answerTimeoutSec: 5 },
+      ]);
+
+      expect(result.attempts.map((a) => a.outcome)).toEqual(['no-answer', 'api-error']);
+      expect(result.attempts[1]?.decidedBy).toMatch(/no longer takes requests/);
+      expect(result.needsAttention).toMatch(/Daily refused the leg/);
+      expect(result.fallback).toMatchObject({ action: 'none', ok: true });
+      expect(stack.sandbox.participant(call.room, call.sessionId)?.state).toBe('ended');
+    });
+
+    test('a busy leg is dropped: no rollback is sent to a leg that no longer exists', async () => {
+      stack.sandbox.setModel({ failedTransferLeg: 'dropped' });
+      stack.sandbox.setScenario('+15551230066', { kind: 'busy' });
+      const call = stack.newCall();
+      const result = await transfer(call, [{ toEndPoint: '+15551230066', answerTimeoutSec: 2 }], {
+        onExhausted: { action: 'rollback' },
+      });
+
+      // Under `docs` nothing says busy: the second dialin.stopped is all Daily sends.
+      expect(result).toMatchObject({ state: 'failed', outcome: extended ? 'busy' : 'caller-hung-up', leg: 'gone' });
+      expect(transferRequests(call)).toHaveLength(1);
+    });
+
+    test('eject does not reach a leg outside the room: the promise degrades, and the transfer says so', async () => {
+      stack.sandbox.setModel({ ejectOutsideRoom: 'ignored' });
+      const call = stack.newCall();
+      const result = await transfer(call, [{ toEndPoint: never, answerTimeoutSec: 1 }], {
+        onExhausted: { action: 'hangup' },
+      });
+
+      expect(result).toMatchObject({ state: 'failed', outcome: 'no-answer', leg: 'parked' });
+      expect(result.fallback).toMatchObject({ action: 'hangup', ok: false });
+      expect(result.needsAttention).toMatch(/eject did not reach the leg/);
+      expect(stack.sandbox.participant(call.room, call.sessionId)?.state).toBe('ringing');
+    });
+
+    test('presence lags: a reconcile window longer than the lag keeps a lost response from being sent twice', async () => {
+      stack.sandbox.setModel({ presenceLagMs: 2000 });
+      stack.sandbox.setWebhookFaults({ delayMs: 6000 });
+      stack.sandbox.setScenario('sip:lagged@pbx.example.com', { kind: 'answer', afterMs: 50, hangUpAfterMs: 100 });
+      stack.sandbox.queueFault({ path: 'sipCallTransfer' }, { kind: 'lost-response' });
+      const call = stack.newCall();
+      const result = await transfer(call, [{ toEndPoint: 'sip:lagged@pbx.example.com', answerTimeoutSec: 30 }], {
+        reconcileWindowSec: 4,
+      });
+
+      expect(result).toMatchObject({ state: 'completed', outcome: 'answered' });
+      expect(transferRequests(call)).toHaveLength(1);
+      expect(stack.sandbox.requests({ path: 'presence', room: call.room })).toHaveLength(1);
+    });
+
+    test('presence lags: a window shorter than the lag sends a lost request again (the stated limit)', async () => {
+      stack.sandbox.setModel({ presenceLagMs: 3000 });
+      stack.sandbox.setWebhookFaults({ delayMs: 6000 });
+      stack.sandbox.queueFault({ path: 'sipCallTransfer' }, { kind: 'lost-response' });
+      const call = stack.newCall();
+      // Presence lags both ways: a caller who joined less than the lag ago is not listed yet.
+      await new Promise((resolve) => setTimeout(resolve, 3500));
+      const result = await transfer(call, [{ toEndPoint: never, answerTimeoutSec: 2 }], { reconcileWindowSec: 1 });
+
+      expect(result.attempts[0]?.requests).toBe(2);
+      expect(transferRequests(call)).toHaveLength(2);
+    });
+  });
+
   describe('cancel', () => {
     /** A transfer whose destination never answers, once the caller has left the room and it rings. */
     async function startRinging() {
@@ -648,7 +731,7 @@ describe.each(['docs', 'extended'] as const)("under Daily's %s event model", (mo
       ).rejects.toBeInstanceOf(TransferAlreadyRunningError);
 
       await stack.transfers.cancel(first.workflowId);
-      expect(transferRequests(call).length).toBeGreaterThanOrEqual(1);
+      expect(transferRequests(call)).toHaveLength(1);
       expect(first.workflowId).toBe(transferWorkflowId(call.room, call.sessionId));
     });
 
@@ -661,7 +744,9 @@ describe.each(['docs', 'extended'] as const)("under Daily's %s event model", (mo
       await expect(
         stack.transfers.start(request(call, [{ method: 'sipRefer', toEndPoint: '+15551230000' }]))
       ).rejects.toThrow(/sipRefer needs a sip: URI/);
-      await expect(stack.transfers.handle(transferWorkflowId(call.room, call.sessionId)).describe()).rejects.toThrow();
+      await expect(
+        stack.transfers.handle(transferWorkflowId(call.room, call.sessionId)).describe()
+      ).rejects.toBeInstanceOf(WorkflowNotFoundError);
     });
 
     test('raw JSON from another language is validated by the workflow itself', async () => {
