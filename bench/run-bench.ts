@@ -300,6 +300,7 @@ function transferInput(room: string, sessionId: string): TransferInput {
     requestId: randomUUID(),
     maxCallDurationSec: MAX_CALL_DURATION_SEC,
     reconcileWindowSec: 2,
+    maxRetryAfterSec: 30,
   };
 }
 
