@@ -256,9 +256,14 @@ export class Calls {
     return leg;
   }
 
-  /** Hangs up a live leg wherever it is (stopDialOut, the dialed party hanging up): not subject to eject's model. */
-  hangUp(leg: Leg): void {
-    if (ADDRESSABLE.has(leg.state)) this.endLeg(leg);
+  /**
+   * Hangs up a leg that is in the room, ringing or parked (stopDialOut, the dialed party hanging up), whatever eject's
+   * model says; false when there was no such leg to end.
+   */
+  hangUp(leg: Leg): boolean {
+    if (!ADDRESSABLE.has(leg.state)) return false;
+    this.endLeg(leg);
+    return true;
   }
 
   /** What `toEndPoint` does when called. A sandbox room takes the call and stays in it: no callee hangs up. */

@@ -87,12 +87,9 @@ export class DialOuts {
     if (!room.sfu) return 'not-sfu';
     const dialOut = this.dialOuts.get(sessionId);
     if (!dialOut || dialOut.room !== roomName) return 'no-dialout';
-    const state = this.stateOf(dialOut);
-    if (state === 'answered' && dialOut.leg) {
-      this.deps.calls.hangUp(dialOut.leg);
-      return 'stopped';
-    }
-    if (state !== 'ringing') return 'no-dialout';
+    // Answered: its leg is a participant now; one that was transferred on is not the room's to stop.
+    if (dialOut.leg) return this.deps.calls.hangUp(dialOut.leg) ? 'stopped' : 'no-dialout';
+    if (dialOut.state !== 'ringing') return 'no-dialout';
     this.end(dialOut, 'stopped', [this.deps.events.dial(dialOut, 'stopped')]);
     return 'stopped';
   }

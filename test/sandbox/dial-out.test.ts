@@ -279,6 +279,16 @@ describe('sandbox dial-out', () => {
       expect(stateOf(sessionId)).toBe('stopped');
     });
 
+    it("an answered dial-out that was transferred on is no longer the room's to stop", async () => {
+      const sessionId = await started({ sipUri: SIP });
+      await waitFor(() => stateOf(sessionId) === 'answered', 'the answer');
+      sandbox.setScenario('+15559990000', { kind: 'answer', afterMs: 5 });
+      await api(sandbox, 'POST', '/rooms/d/sipCallTransfer', { sessionId, toEndPoint: '+15559990000' });
+      await waitFor(() => sandbox.participant('d', sessionId)?.state === 'transferred', 'the transfer');
+      expect((await stop(sessionId)).body).toEqual({ error: 'not-found', info: 'No dialout to stop' });
+      expect(stateOf(sessionId)).toBe('answered');
+    });
+
     it('404 "No dialout to stop" for a dial-in session or an unknown id; 400 when the room is not in SFU mode', async () => {
       expect((await stop(caller)).body).toEqual({ error: 'not-found', info: 'No dialout to stop' });
       expect((await stop('no-such-session')).status).toBe(404);
