@@ -50,6 +50,11 @@ export interface RelayDeps {
   requestTimeoutMs?: number;
   /** A connection with no traffic at all is closed after this. Default 60 s; keep-alive idle sockets close sooner. */
   connectionTimeoutMs?: number;
+  /**
+   * Whether this app answers `GET /metrics`. `startRelay` turns it off when `RELAY_METRICS_PORT` moves the metrics to
+   * a port of their own (`createMetricsServer`), so the webhook port exposed to Daily does not expose them. Default true.
+   */
+  serveMetrics?: boolean;
   /** A pino logger; silent when omitted. */
   logger?: FastifyBaseLogger;
   metrics?: RelayMetrics;
@@ -248,9 +253,24 @@ export function createRelay(deps: RelayDeps): FastifyInstance {
     return reply.code(ready ? 200 : 503).send({ ok: ready, temporal: ready ? 'reachable' : 'unreachable' });
   });
 
+  if (deps.serveMetrics ?? true) serveMetricsOn(app, metrics);
+
+  return app;
+}
+
+function serveMetricsOn(app: FastifyInstance, metrics: RelayMetrics): void {
   app.get('/metrics', async (_request, reply) =>
     reply.type(metrics.registry.contentType).send(await metrics.registry.metrics())
   );
+}
 
+/** `GET /metrics` alone, for `RELAY_METRICS_PORT`: an internal port Prometheus scrapes and Daily never sees. */
+export function createMetricsServer(metrics: RelayMetrics, logger?: FastifyBaseLogger): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: logger,
+    requestTimeout: 10_000,
+    logController: new LogController({ disableRequestLogging: true }),
+  });
+  serveMetricsOn(app, metrics);
   return app;
 }

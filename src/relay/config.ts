@@ -16,6 +16,8 @@ export interface RelayConfig {
   watchdogIntervalSec: number;
   /** The relay's SQLite spool file: one per relay, on a volume that outlives the process. */
   spoolPath: string;
+  /** When set, `/metrics` is served on this port only (same host), not on the webhook port. */
+  metricsPort?: number;
   /** Signals in flight at once while draining the spool (across transfers; one at a time per transfer). */
   drainConcurrency?: number;
 }
@@ -55,6 +57,12 @@ const relayEnv = z.object({
   DAILY_API_URL: z.url().default(DEFAULT_DAILY_API_BASE),
   WEBHOOK_WATCHDOG_INTERVAL_SEC: z.coerce.number('must be a number of seconds').positive().default(60),
   RELAY_SPOOL_PATH: z.string().optional(),
+  RELAY_METRICS_PORT: z.coerce
+    .number('must be a port number')
+    .int()
+    .min(0)
+    .max(65535, 'must be a port number')
+    .optional(),
   RELAY_DRAIN_CONCURRENCY: z.coerce.number('must be a whole number').int().min(1).default(32),
 });
 
@@ -76,5 +84,6 @@ export function loadRelayConfig(env: NodeJS.ProcessEnv = process.env): RelayConf
     watchdogIntervalSec: e.WEBHOOK_WATCHDOG_INTERVAL_SEC,
     spoolPath: e.RELAY_SPOOL_PATH ? path.resolve(e.RELAY_SPOOL_PATH) : defaultSpoolPath(env),
     drainConcurrency: e.RELAY_DRAIN_CONCURRENCY,
+    ...(e.RELAY_METRICS_PORT === undefined ? {} : { metricsPort: e.RELAY_METRICS_PORT }),
   };
 }

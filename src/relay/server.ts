@@ -1,10 +1,11 @@
 import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
 import { Client, Connection } from '@temporalio/client';
 import pino from 'pino';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics } from 'prom-client';
 import { DailyClient } from '../daily/client';
-import { createRelay } from './app';
+import { createMetricsServer, createRelay } from './app';
 import { temporalConnectionOptions } from '../config';
 import type { RelayConfig } from './config';
 import { createRelayMetrics } from './metrics';
@@ -15,6 +16,8 @@ import { startWebhookWatchdog } from './webhook-watchdog';
 export interface RunningRelay {
   /** Where the relay listens, e.g. `http://127.0.0.1:8080` (Daily's webhook URL is this + `/webhooks/daily`). */
   url: string;
+  /** Where `/metrics` is served: `url`, or its own port with `RELAY_METRICS_PORT`. */
+  metricsUrl: string;
   /** The spool file: what this relay accepted and Temporal does not have yet survives here. */
   spoolPath: string;
   /** Stops taking requests (in-flight ones finish) and the drainer, the watchdog, the spool, the Temporal connection. */
@@ -61,22 +64,28 @@ export async function startRelay(config: RelayConfig, opts: { logger?: Logger } 
     secrets: config.secrets,
     spool,
     drainConcurrency: config.drainConcurrency,
+    serveMetrics: config.metricsPort === undefined,
     isTemporalReady: () => temporalReachable(connection),
     logger,
     metrics,
   });
 
+  const metricsApp = config.metricsPort === undefined ? undefined : createMetricsServer(metrics, logger);
   try {
     await app.listen({ port: config.port, host: config.host });
+    await metricsApp?.listen({ port: config.metricsPort, host: config.host });
   } catch (err) {
     await app.close();
+    await metricsApp?.close();
     spool.close();
     await connection.close();
     throw err;
   }
-  const { port } = app.server.address() as AddressInfo;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const urlOf = (server: FastifyInstance) =>
+    `http://${host.includes(':') ? `[${host}]` : host}:${(server.server.address() as AddressInfo).port}`;
+  const url = urlOf(app);
+  const metricsUrl = metricsApp ? urlOf(metricsApp) : url;
 
   let daily: DailyClient | undefined;
   let watchdog: WebhookWatchdog | undefined;
@@ -92,6 +101,7 @@ export async function startRelay(config: RelayConfig, opts: { logger?: Logger } 
   logger.info(
     {
       url,
+      metrics: `${metricsUrl}/metrics`,
       temporal: config.temporal.address,
       namespace: config.temporal.namespace,
       spool: config.spoolPath,
@@ -102,9 +112,11 @@ export async function startRelay(config: RelayConfig, opts: { logger?: Logger } 
 
   return {
     url,
+    metricsUrl,
     spoolPath: config.spoolPath,
     close: async () => {
       await app.close();
+      await metricsApp?.close();
       spool.close();
       await watchdog?.stop();
       await daily?.close();

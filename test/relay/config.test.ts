@@ -18,6 +18,13 @@ describe('loadRelayConfig', () => {
     });
   });
 
+  test('moves /metrics to RELAY_METRICS_PORT when set', () => {
+    expect(loadRelayConfig({ DAILY_WEBHOOK_SECRET: secret, RELAY_METRICS_PORT: '9465' }).metricsPort).toBe(9465);
+    expect(() => loadRelayConfig({ DAILY_WEBHOOK_SECRET: secret, RELAY_METRICS_PORT: 'x' })).toThrow(
+      /RELAY_METRICS_PORT/
+    );
+  });
+
   test('puts the spool at RELAY_SPOOL_PATH, else under SWITCHBOARD_DATA_DIR', () => {
     const base = { DAILY_WEBHOOK_SECRET: secret };
     expect(loadRelayConfig({ ...base, RELAY_SPOOL_PATH: '/var/lib/relay/spool.db' }).spoolPath).toBe(
