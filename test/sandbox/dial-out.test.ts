@@ -234,7 +234,8 @@ describe('sandbox dial-out', () => {
       expect(stateOf(sessionId)).toBe('stopped');
     });
 
-    it("error on a transfer: completed 'failed', the leg parked like after busy", async () => {
+    it("error on a transfer: completed 'failed' (extended model), the leg parked like after busy", async () => {
+      sandbox.setModel({ completedStatus: 'extended' });
       sandbox.setScenario(PHONE, { kind: 'error', afterMs: 5 });
       await api(sandbox, 'POST', '/rooms/d/sipCallTransfer', { sessionId: caller, toEndPoint: PHONE });
       await sandbox.idle();

@@ -75,6 +75,7 @@ describe('sandbox model switches', () => {
 
   describe('ejectOutsideRoom', () => {
     it("'ends': ejecting a ringing leg cancels the ring and stops the leg", async () => {
+      sandbox.setModel({ completedStatus: 'extended' });
       await transfer(sandbox, 'm', { sessionId, toEndPoint: RINGS });
       await ringing();
       const res = await api(sandbox, 'POST', '/rooms/m/eject', { ids: [sessionId] });

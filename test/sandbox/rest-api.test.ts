@@ -203,7 +203,17 @@ describe('sandbox Daily REST API', () => {
       );
     });
 
-    it('ends a ringing leg: its transfer is canceled and the leg stops', async () => {
+    it('ends a ringing leg: its transfer is canceled (extended model) and the leg stops', async () => {
+      // A fresh sandbox: the model is set per sandbox and outlives reset().
+      const extended = await startTestSandbox({ model: { completedStatus: 'extended' } });
+      try {
+        await ejectRinging(extended);
+      } finally {
+        await extended.close();
+      }
+    });
+
+    async function ejectRinging(sandbox: Sandbox): Promise<void> {
       sandbox.createRoom('e');
       const { sessionId } = sandbox.addCaller('e', { kind: 'dialout' });
       sandbox.setScenario('+15557770000', { kind: 'no-answer' });
@@ -217,7 +227,7 @@ describe('sandbox Daily REST API', () => {
       expect(events.slice(-2).map((e) => e.type)).toEqual(['calltransfer.completed', 'dialout.stopped']);
       expect(events.at(-2)?.payload).toMatchObject({ completeStatus: 'canceled', room: 'e', session_id: sessionId });
       expect(sandbox.participant('e', sessionId)?.state).toBe('ended');
-    });
+    }
 
     it('404 for an unknown room and 400 without ids', async () => {
       expect((await api(sandbox, 'POST', '/rooms/ghost/eject', { ids: ['a'] })).status).toBe(404);

@@ -287,7 +287,10 @@ describe('sandbox destination scenarios', () => {
   });
 
   it('uses the default scenario for destinations without one', async () => {
-    const custom = await startTestSandbox({ defaultScenario: { kind: 'reject', afterMs: 5 } });
+    const custom = await startTestSandbox({
+      defaultScenario: { kind: 'reject', afterMs: 5 },
+      model: { completedStatus: 'extended' },
+    });
     try {
       custom.createRoom('d');
       const { sessionId: s } = custom.addCaller('d');
