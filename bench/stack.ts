@@ -3,6 +3,9 @@
  * separate processes (their production entry points, configured by environment), all on 127.0.0.1.
  */
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidArgumentError } from 'commander';
 import { request } from 'undici';
@@ -95,6 +98,9 @@ export function relayProcess(
   opts: { port: number; temporalAddress: string; webhookSecret: string; name?: string } & Hooks
 ): { process: NodeProcess; url: string } {
   const url = `http://127.0.0.1:${opts.port}`;
+  // Its own spool, kept across restarts of this relay (a restarted relay drains it) and removed when the run ends.
+  const spoolDir = mkdtempSync(path.join(os.tmpdir(), 'switchboard-bench-relay-'));
+  process.on('exit', () => rmSync(spoolDir, { recursive: true, force: true }));
   const relay = new NodeProcess({
     name: opts.name ?? 'relay',
     script: 'src/relay/main.ts',
@@ -103,6 +109,7 @@ export function relayProcess(
       RELAY_HOST: '127.0.0.1',
       DAILY_WEBHOOK_SECRET: opts.webhookSecret,
       TEMPORAL_ADDRESS: opts.temporalAddress,
+      RELAY_SPOOL_PATH: path.join(spoolDir, 'relay-spool.sqlite'),
     },
     onLine: opts.onLine,
     onUnexpectedExit: opts.onUnexpectedExit,
