@@ -25,6 +25,9 @@ COPY package.json package-lock.json ./
 # @temporalio/worker is a production dependency: the worker bundles lib/workflows with it at start.
 RUN npm install --no-save --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/lib ./lib
+# The relay's spool directory (RELAY_SPOOL_PATH in docker-compose.yml), owned by the unprivileged user: a named volume
+# mounted there starts with this ownership, so the relay can write its spool.
+RUN mkdir -p /var/lib/switchboard && chown node:node /var/lib/switchboard
 # The base image's unprivileged user (uid 1000); nothing under /app is writable by it.
 USER node
 EXPOSE 8080 8090

@@ -10,6 +10,18 @@ import { parse } from 'yaml';
 import { loadWorkerConfig, temporalEnv } from '../../src/config';
 import { loadRelayConfig } from '../../src/relay/config';
 import { SEARCH_ATTRIBUTE_NAMES, searchAttributes, TASK_QUEUE } from '../../src/shared';
+import {
+  DATABASE,
+  DYNAMIC_CONFIG_CONTAINER_PATH,
+  DYNAMIC_CONFIG_FILE,
+  NAMESPACE,
+  POSTGRES_MAJOR,
+  relayEnvironment,
+  SEARCH_ATTRIBUTES,
+  TEMPORAL_SERVER_VERSION,
+  TEMPORAL_UI_VERSION,
+  workerEnvironment,
+} from '../../scripts/cluster/spec';
 
 const root = path.join(__dirname, '..', '..');
 const read = (file: string) => readFileSync(path.join(root, file), 'utf8');
@@ -117,6 +129,7 @@ interface Service {
   healthcheck?: Healthcheck;
   depends_on?: string[] | Record<string, { condition?: string }>;
   profiles?: string[];
+  volumes?: string[];
 }
 interface Compose {
   services: Record<string, Service>;
@@ -197,7 +210,7 @@ describe('docker-compose.yml', () => {
     expect(service('temporal').image).toMatch(/^temporalio\/auto-setup:1\.29\.\d+$/);
     expect(service('temporal-setup').image).toMatch(/^temporalio\/admin-tools:1\.29\.\d+/);
     expect(service('temporal-ui').image).toMatch(/^temporalio\/ui:\d+\.\d+\.\d+$/);
-    expect(service('postgresql').image).toMatch(/^postgres:16\.\d+/);
+    expect(service('postgresql').image).toMatch(/^postgres:\d+\.\d+/);
   });
 
   test('builds the worker, the relay and the sandbox from the Dockerfile, one command each', () => {
@@ -340,6 +353,84 @@ describe('docker-compose.yml', () => {
     expect(script).toMatch(/temporal operator search-attribute create [^\n]*--name "\$\$name" --type Keyword/);
     // It waits for the namespace the workers use before registering.
     expect(script).toContain('temporal operator namespace describe --namespace "$$TEMPORAL_NAMESPACE"');
+  });
+});
+
+describe('docker-compose.yml runs what test:cluster tested (scripts/cluster/spec.ts)', () => {
+  const tag = (name: string) => (service(name).image ?? '').split(':')[1] ?? '';
+
+  test('the same Temporal server, UI and PostgreSQL versions', () => {
+    expect(tag('temporal')).toBe(TEMPORAL_SERVER_VERSION);
+    // admin-tools is tagged <server>-tctl-<version>-cli-<version>.
+    expect(tag('temporal-setup').split('-')[0]).toBe(TEMPORAL_SERVER_VERSION);
+    expect(tag('temporal-ui')).toBe(TEMPORAL_UI_VERSION);
+    expect(Number(tag('postgresql').split('.')[0])).toBe(POSTGRES_MAJOR);
+  });
+
+  test('the same databases, schemas and history shards, on PostgreSQL for persistence and visibility', () => {
+    const env = environment('temporal');
+    expect(env).toMatchObject({
+      DB: DATABASE.plugin,
+      DBNAME: DATABASE.defaultDb,
+      VISIBILITY_DBNAME: DATABASE.visibilityDb,
+      NUM_HISTORY_SHARDS: String(DATABASE.numHistoryShards),
+    });
+    expect(env.ENABLE_ES).toBeUndefined();
+    expect(interpolationDefault(env.POSTGRES_USER)).toBe(DATABASE.user);
+  });
+
+  test('the same dynamic config file, mounted read-only where the server reads it', () => {
+    const relative = path.relative(root, DYNAMIC_CONFIG_FILE);
+    expect(service('temporal').volumes).toContain(`./${relative}:${DYNAMIC_CONFIG_CONTAINER_PATH}:ro`);
+    expect(environment('temporal').DYNAMIC_CONFIG_FILE_PATH).toBe(DYNAMIC_CONFIG_CONTAINER_PATH);
+    // Temporal's format: every key a list of constrained values.
+    const dynamic = parse(readFileSync(DYNAMIC_CONFIG_FILE, 'utf8')) as Record<string, unknown>;
+    expect(Object.keys(dynamic).length).toBeGreaterThan(0);
+    for (const [key, values] of Object.entries(dynamic)) {
+      expect({ key, values }).toEqual({
+        key,
+        values: expect.arrayContaining([expect.objectContaining({ value: expect.anything() })]),
+      });
+    }
+  });
+
+  test('the same namespace and search attributes', () => {
+    expect(interpolationDefault(environment('temporal').DEFAULT_NAMESPACE)).toBe(NAMESPACE);
+    const registered = environment('temporal-setup').SEARCH_ATTRIBUTES?.split(/\s+/).filter(Boolean) ?? [];
+    expect(registered.sort()).toEqual(SEARCH_ATTRIBUTES.map((attribute) => attribute.name).sort());
+  });
+
+  test('the worker and the relay get the variables test:cluster gives them', () => {
+    const worker = workerEnvironment({
+      temporalAddress: '',
+      namespace: '',
+      taskQueue: '',
+      dailyApiKey: '',
+      dailyApiUrl: '',
+      logLevel: '',
+    });
+    expect(Object.keys(environment('worker')).sort()).toEqual(Object.keys(worker).sort());
+    const relay = relayEnvironment({
+      temporalAddress: '',
+      namespace: '',
+      host: '',
+      port: 0,
+      webhookSecret: '',
+      dailyApiKey: '',
+      dailyApiUrl: '',
+      watchdogIntervalSec: 0,
+      spoolPath: '',
+    });
+    // Compose also offers the several-domains form of the secret, which test:cluster has no use for.
+    expect(Object.keys(environment('relay')).sort()).toEqual([...Object.keys(relay), 'DAILY_WEBHOOK_SECRETS'].sort());
+  });
+
+  test("the relay's spool is on a volume, like each test:cluster relay's own file", () => {
+    const spoolDir = path.posix.dirname(environment('relay').RELAY_SPOOL_PATH ?? '');
+    const mounts = (service('relay').volumes ?? []).map((volume) => volume.split(':'));
+    expect(mounts).toContainEqual([expect.any(String), spoolDir]);
+    const volume = mounts.find((mount) => mount[1] === spoolDir)?.[0] as string;
+    expect(Object.keys(compose.volumes ?? {})).toContain(volume);
   });
 });
 
