@@ -87,6 +87,14 @@ function domainIdOf(body: unknown): string | undefined {
   return typeof domainId === 'string' ? domainId : undefined;
 }
 
+function idAndTypeOf(body: unknown): { id?: string; type?: string } {
+  const fields = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+  return {
+    ...(typeof fields.id === 'string' ? { id: fields.id } : {}),
+    ...(typeof fields.type === 'string' ? { type: fields.type } : {}),
+  };
+}
+
 /** A bounded label for `received_total`: verified bodies may carry any `type`, and labels must not grow forever. */
 function typeLabel(parsed: Exclude<ParsedWebhook, { kind: 'transfer' }>): string {
   return parsed.kind === 'other' ? 'other' : parsed.reason === 'malformed_json' ? 'malformed' : 'invalid';
@@ -204,10 +212,19 @@ export function createRelay(deps: RelayDeps): FastifyInstance {
       // From here on Daily sent it: whatever it holds, it is answered 200 once it is on disk (a non-2xx would only
       // make Daily send the same bytes again, and count towards switching the webhook off).
       const receivedAtMs = Date.now();
-      const domainId = json.ok ? domainIdOf(json.value) : undefined;
-      const parsed: ParsedWebhook = json.ok
-        ? parseDailyWebhook(json.value)
-        : { kind: 'invalid', reason: 'malformed_json', message: 'body is not JSON' };
+      const claimedDomain = json.ok ? domainIdOf(json.value) : undefined;
+      // The domain is the one whose secret verified the event; with one secret for all domains, what the body says.
+      const domainId = auth.domainId ?? claimedDomain;
+      const parsed: ParsedWebhook = !json.ok
+        ? { kind: 'invalid', reason: 'malformed_json', message: 'body is not JSON' }
+        : claimedDomain !== undefined && claimedDomain !== domainId
+          ? {
+              kind: 'invalid',
+              reason: 'domain_mismatch',
+              message: `payload.domain_id ${claimedDomain} but signed with the secret of domain ${domainId}`,
+              ...idAndTypeOf(json.value),
+            }
+          : parseDailyWebhook(json.value);
       metrics.received.inc({ type: parsed.kind === 'transfer' ? parsed.event.type : typeLabel(parsed) });
       try {
         if (parsed.kind !== 'transfer') {

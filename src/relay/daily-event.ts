@@ -49,7 +49,13 @@ export type ParsedWebhook =
   | { kind: 'transfer'; event: DailyEvent }
   | { kind: 'other'; type: string; id: string }
   /** What could be read of the envelope (`id`, `type`) is kept for the dead letter. */
-  | { kind: 'invalid'; reason: 'malformed_json' | 'invalid_event'; message: string; id?: string; type?: string };
+  | {
+      kind: 'invalid';
+      reason: 'malformed_json' | 'invalid_event' | 'domain_mismatch';
+      message: string;
+      id?: string;
+      type?: string;
+    };
 
 function isTransferEventType(type: string): type is TransferEventType {
   return (TRANSFER_EVENT_TYPES as readonly string[]).includes(type);

@@ -1,14 +1,22 @@
 import { verifyWebhookSignature, webhookTimestampToMs } from '../daily/signature';
 
 /**
+ * One domain's secret, or its current and previous secrets while a rotation is under way (`[current, previous]`):
+ * Daily keeps retrying events signed with the old secret for up to an hour after the switch.
+ */
+export type DomainSecrets = string | readonly string[];
+
+/**
  * The webhook `hmac` secret(s): one for every domain, or one per Daily domain id when several Daily domains (each
  * with its own webhook and secret) share a relay.
  */
-export type WebhookSecrets = string | Readonly<Record<string, string>>;
+export type WebhookSecrets = DomainSecrets | Readonly<Record<string, DomainSecrets>>;
 
 export type AuthFailureReason = 'missing_header' | 'bad_timestamp' | 'stale_timestamp' | 'bad_signature';
 
-export type AuthResult = { ok: true } | { ok: false; reason: AuthFailureReason; message: string };
+export type AuthResult =
+  /** `domainId`: the domain whose secret verified the request (undefined with a single secret for all domains). */
+  { ok: true; domainId: string | undefined } | { ok: false; reason: AuthFailureReason; message: string };
 
 export interface SignedRequest {
   rawBody: Buffer;
@@ -23,19 +31,29 @@ export function isBase64Secret(value: string): boolean {
   return /^[A-Za-z0-9+/]+={0,2}$/.test(value) && value.replace(/=+$/, '').length % 4 !== 1;
 }
 
+const list = (secrets: DomainSecrets): readonly string[] => (typeof secrets === 'string' ? [secrets] : secrets);
+
 /**
- * Checks Daily's signature headers against the secrets. A body that names a domain with its own secret is checked
- * against that secret only; otherwise (unparseable body, events without `domain_id` such as `participant.left`, a
- * single shared secret) every secret is tried, each comparison in constant time.
+ * Checks Daily's signature headers against the secrets and says which domain's secret verified the request. A body
+ * that names a domain with its own secrets is checked against those only; otherwise (unparseable body, events without
+ * `domain_id` such as `participant.left`, a single shared secret) every secret is tried, each comparison in constant
+ * time. A domain's previous secret verifies as well as its current one (rotation).
  */
 export function createWebhookAuthenticator(
   secrets: WebhookSecrets,
   toleranceSec: number
 ): (request: SignedRequest) => AuthResult {
-  const byDomain = new Map(typeof secrets === 'string' ? [] : Object.entries(secrets));
-  const all = typeof secrets === 'string' ? [secrets] : [...byDomain.values()];
-  if (all.length === 0) throw new TypeError('the relay needs at least one webhook secret');
-  if (!all.every(isBase64Secret)) throw new TypeError('every webhook secret must be base64, as Daily issues them');
+  const shared = typeof secrets === 'string' || Array.isArray(secrets);
+  const byDomain = new Map<string, readonly string[]>(
+    shared ? [] : Object.entries(secrets as Record<string, DomainSecrets>).map(([domain, s]) => [domain, list(s)])
+  );
+  const everySecret: Array<{ domainId: string | undefined; secret: string }> = shared
+    ? list(secrets as DomainSecrets).map((secret) => ({ domainId: undefined, secret }))
+    : [...byDomain].flatMap(([domainId, domainSecrets]) => domainSecrets.map((secret) => ({ domainId, secret })));
+  if (everySecret.length === 0) throw new TypeError('the relay needs at least one webhook secret');
+  if (!everySecret.every((c) => isBase64Secret(c.secret))) {
+    throw new TypeError('every webhook secret must be base64, as Daily issues them');
+  }
 
   return ({ rawBody, signature, timestamp, domainId }) => {
     if (!signature || !timestamp) {
@@ -49,9 +67,11 @@ export function createWebhookAuthenticator(
     if (Math.abs(Date.now() - sentAtMs) > toleranceSec * 1000) {
       return { ok: false, reason: 'stale_timestamp', message: `timestamp outside ±${toleranceSec}s` };
     }
-    const domainSecret = domainId === undefined ? undefined : byDomain.get(domainId);
-    const candidates = domainSecret === undefined ? all : [domainSecret];
-    if (candidates.some((secret) => verifyWebhookSignature(secret, timestamp, rawBody, signature))) return { ok: true };
+    const domainSecrets = domainId === undefined ? undefined : byDomain.get(domainId);
+    const candidates =
+      domainSecrets === undefined ? everySecret : domainSecrets.map((secret) => ({ domainId, secret }));
+    const verified = candidates.find((c) => verifyWebhookSignature(c.secret, timestamp, rawBody, signature));
+    if (verified) return { ok: true, domainId: verified.domainId };
     return { ok: false, reason: 'bad_signature', message: 'signature does not match' };
   };
 }

@@ -391,12 +391,47 @@ describe('several Daily domains on one relay', () => {
     expect((await deliver(relay, signed(left, { secret: secretB }))).statusCode).toBe(200);
     await drained(relay);
     expect(relay.sent[0]?.event).toMatchObject({ type: 'participant.left', durationSec: 12.5 });
+    // A body claiming a domain that did not sign it never reaches a transfer.
     const unknownDomain = await deliver(relay, signed(forDomain('domain-z'), { secret: secretA }));
-    expect(unknownDomain.statusCode).toBe(200);
+    expect(unknownDomain.json()).toEqual({ ok: true, outcome: 'dead_lettered' });
+    expect(relay.spool.deadLetters({ reason: 'domain_mismatch' })).toEqual([
+      expect.objectContaining({
+        domainId: 'domain-a',
+        detail: 'payload.domain_id domain-z but signed with the secret of domain domain-a',
+      }),
+    ]);
     const junk = await deliver(relay, signed(undefined, { body: 'not json', secret: secretB }));
     expect(junk.json()).toEqual({ ok: true, outcome: 'dead_lettered' });
     const forged = await deliver(relay, signed(undefined, { body: 'not json', secret: SECRET }));
     expect(forged.statusCode).toBe(401);
+  });
+
+  test("accepts a domain's previous secret during a rotation, and files the event under the domain that signed it", async () => {
+    const newA = Buffer.from('domain a, rotated').toString('base64');
+    const relay = await build({ secrets: { 'domain-a': [newA, secretA], 'domain-b': secretB } });
+    expect((await deliver(relay, signed(forDomain('domain-a'), { secret: newA }))).statusCode).toBe(200);
+    expect((await deliver(relay, signed(forDomain('domain-a'), { secret: secretA }))).statusCode).toBe(200);
+    expect((await deliver(relay, signed(forDomain('domain-a'), { secret: secretB }))).statusCode).toBe(401);
+    const left = transferEvent('participant.left', { room: 'sales', session_id: 'leg-9' });
+    delete (left.payload as Record<string, unknown>).domain_id;
+    left.type = 'participant.joined';
+    expect((await deliver(relay, signed(left, { secret: newA }))).json()).toEqual({
+      ok: true,
+      outcome: 'dead_lettered',
+    });
+    expect(relay.spool.deadLetters()).toEqual([
+      expect.objectContaining({ domainId: 'domain-a', reason: 'ignored_type' }),
+    ]);
+    await drained(relay);
+    expect(relay.sent).toHaveLength(2);
+  });
+
+  test('a single secret may have a previous one too', async () => {
+    const rotated = Buffer.from('rotated').toString('base64');
+    const relay = await build({ secrets: [rotated, SECRET] });
+    expect((await deliver(relay, signed(initiated(), { secret: rotated }))).statusCode).toBe(200);
+    expect((await deliver(relay, signed(initiated()))).statusCode).toBe(200);
+    expect((await deliver(relay, signed(initiated(), { secret: secretA }))).statusCode).toBe(401);
   });
 
   test('refuses to start without a secret, or with one that is not base64', () => {

@@ -18,6 +18,24 @@ describe('loadRelayConfig', () => {
     });
   });
 
+  test('reads previous secrets for rotation: DAILY_WEBHOOK_SECRET_PREVIOUS, or domain=current:previous', () => {
+    const previous = Buffer.from('old').toString('base64');
+    expect(loadRelayConfig({ DAILY_WEBHOOK_SECRET: secret, DAILY_WEBHOOK_SECRET_PREVIOUS: previous }).secrets).toEqual([
+      secret,
+      previous,
+    ]);
+    expect(loadRelayConfig({ DAILY_WEBHOOK_SECRETS: `a=${secret}:${previous},b=${secret}` }).secrets).toEqual({
+      a: [secret, previous],
+      b: secret,
+    });
+    expect(() => loadRelayConfig({ DAILY_WEBHOOK_SECRETS: `a=${secret}:${previous}:${previous}` })).toThrow(
+      /current:previous/
+    );
+    expect(() =>
+      loadRelayConfig({ DAILY_WEBHOOK_SECRETS: `a=${secret}`, DAILY_WEBHOOK_SECRET_PREVIOUS: previous })
+    ).toThrow(/DAILY_WEBHOOK_SECRET_PREVIOUS: only with DAILY_WEBHOOK_SECRET/);
+  });
+
   test('moves /metrics to RELAY_METRICS_PORT when set', () => {
     expect(loadRelayConfig({ DAILY_WEBHOOK_SECRET: secret, RELAY_METRICS_PORT: '9465' }).metricsPort).toBe(9465);
     expect(() => loadRelayConfig({ DAILY_WEBHOOK_SECRET: secret, RELAY_METRICS_PORT: 'x' })).toThrow(
