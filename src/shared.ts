@@ -219,6 +219,16 @@ export interface CancelRequest {
   reason?: string;
 }
 export const cancelUpdate = defineUpdate<TransferResult, [CancelRequest]>('cancel');
+export interface DecisionRequest {
+  /** Must be the running transfer's `requestId`: the idempotency key, checked by the workflow for any language. */
+  requestId: string;
+}
+/**
+ * Resolves when the transfer is decided — answered (while the call goes on), fallen back, failed or canceled — with
+ * the status at that moment. Send it with update-with-start (`WorkflowIdConflictPolicy` `USE_EXISTING`) to start a
+ * transfer and learn its decision in one round trip; a different `requestId` is rejected by the update's validator.
+ */
+export const decisionUpdate = defineUpdate<TransferStatus, [DecisionRequest]>('decision');
 
 // ---------------------------------------------------------------------------------------------------------------
 // Search attributes (no phone numbers or other personal data: they are stored unencrypted)

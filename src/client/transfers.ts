@@ -4,7 +4,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import {
+  WithStartWorkflowOperation,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowUpdateFailedError,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { parseTransferRequest, type TransferRequest } from '../input';
 import { maskEndpoint } from '../mask';
 import type { AttemptOutcome, TransferInput, TransferResult, TransferState, TransferStatus } from '../shared';
@@ -12,6 +17,7 @@ import {
   TASK_QUEUE,
   TRANSFER_WORKFLOW_TYPE,
   cancelUpdate,
+  decisionUpdate,
   searchAttributes,
   statusQuery,
   transferWorkflowId,
@@ -73,20 +79,10 @@ export class TransferClient {
     const input = parseTransferRequest(request, randomUUID);
     const workflowId = transferWorkflowId(input.room, input.sessionId);
     try {
-      const handle = await this.client.workflow.start<typeof transferCall>(TRANSFER_WORKFLOW_TYPE, {
-        workflowId,
-        taskQueue: this.taskQueue,
-        args: [input],
-        memo: { requestId: input.requestId },
-        typedSearchAttributes: [
-          { key: searchAttributes.room, value: input.room },
-          { key: searchAttributes.sessionId, value: input.sessionId },
-          { key: searchAttributes.state, value: 'requested' },
-          { key: searchAttributes.method, value: input.attempts[0]?.method ?? 'sipCallTransfer' },
-        ],
-        staticSummary: summarize(input),
-        staticDetails: detail(input),
-      });
+      const handle = await this.client.workflow.start<typeof transferCall>(
+        TRANSFER_WORKFLOW_TYPE,
+        this.startOptions(input, workflowId)
+      );
       return { workflowId, runId: handle.firstExecutionRunId, requestId: input.requestId, existing: false, handle };
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
@@ -98,8 +94,56 @@ export class TransferClient {
     }
   }
 
+  /**
+   * Starts a transfer — or joins the running one with the same `requestId` — and resolves when it is decided
+   * (answered, fallen back, failed or canceled), in one round trip: update-with-start, `USE_EXISTING`. The workflow
+   * checks the `requestId` itself, so any language gets the same idempotency. Throws `TransferInputError` before
+   * anything starts and `TransferAlreadyRunningError` for another `requestId`.
+   */
+  async decide(request: TransferRequest): Promise<{ workflowId: string; requestId: string; decision: TransferStatus }> {
+    const input = parseTransferRequest(request, randomUUID);
+    const workflowId = transferWorkflowId(input.room, input.sessionId);
+    const startWorkflowOperation = new WithStartWorkflowOperation<typeof transferCall>(TRANSFER_WORKFLOW_TYPE, {
+      ...this.startOptions(input, workflowId),
+      workflowIdConflictPolicy: 'USE_EXISTING',
+    });
+    try {
+      const decision = await this.client.workflow.executeUpdateWithStart(decisionUpdate, {
+        args: [{ requestId: input.requestId }],
+        startWorkflowOperation,
+      });
+      return { workflowId, requestId: input.requestId, decision };
+    } catch (err) {
+      if (
+        err instanceof WorkflowUpdateFailedError &&
+        err.cause instanceof ApplicationFailure &&
+        err.cause.type === 'TransferAlreadyRunning'
+      ) {
+        throw new TransferAlreadyRunningError(workflowId, undefined);
+      }
+      throw err;
+    }
+  }
+
   handle(workflowId: string): WorkflowHandle<typeof transferCall> {
     return this.client.workflow.getHandle<typeof transferCall>(workflowId);
+  }
+
+  private startOptions(input: TransferInput, workflowId: string) {
+    return {
+      workflowId,
+      taskQueue: this.taskQueue,
+      args: [input] as [TransferInput],
+      memo: { requestId: input.requestId },
+      typedSearchAttributes: [
+        { key: searchAttributes.room, value: input.room },
+        { key: searchAttributes.sessionId, value: input.sessionId },
+        { key: searchAttributes.state, value: 'requested' },
+        { key: searchAttributes.method, value: input.attempts[0]?.method ?? 'sipCallTransfer' },
+      ],
+      staticSummary: summarize(input),
+      staticDetails: detail(input),
+    };
   }
 
   /** The transfer's state, running or finished. */

@@ -48,8 +48,10 @@ export interface SandboxModel {
    */
   failedTransferLeg: 'parked' | 'dropped';
   /**
-   * 'extended' (default): `calltransfer.completed` carries `completeStatus` and, for REFER, the SIP codes, and is also
-   * sent for failures and REFER (Daily's newer SDK schema). 'docs': exactly the current event pages.
+   * 'docs' (default): exactly what Daily's event pages document — `calltransfer.completed` only when the destination
+   * ends a connected call, without a status; nothing after `initiated` for a REFER; nothing for failures.
+   * 'extended': Daily's newer SDK schema — `completed` carries `completeStatus` and, for REFER, the SIP codes, and is
+   * also sent for failures and REFER.
    */
   completedStatus: 'extended' | 'docs';
   /** false (default): `{"ok": true}`; true: `{"ok": "true"}` like the docs example. */
@@ -301,7 +303,8 @@ export const DEFAULT_TIMING: SandboxTiming = {
 
 export const DEFAULT_MODEL: SandboxModel = {
   failedTransferLeg: 'parked',
-  completedStatus: 'extended',
+  // What Daily documents is the default: Switchboard must not depend on a schema Daily has not released.
+  completedStatus: 'docs',
   okAsString: false,
   timestampAsString: true,
   ringingLegTransfer: 'retarget',

@@ -156,6 +156,11 @@ export class CallerLeg {
     const attempt = this.attemptFor(event);
     if (!attempt) return { acted: false, why: 'no-attempt' };
     if (attempt.verdict) {
+      // An answered call's `completed` is its end, which the workflow follows: part of the record, not late.
+      if (attempt.verdict.outcome === 'answered' && event.type === 'calltransfer.completed' && !attempt.completed) {
+        attempt.completed = event;
+        return { acted: true, attempt: attempt.plan.index };
+      }
       if (event.type === 'calltransfer.answered') attempt.lateAnswered ??= event;
       if (event.type === 'calltransfer.completed') attempt.lateCompleted ??= event;
       return { acted: false, why: 'decided', attempt: attempt.plan.index };

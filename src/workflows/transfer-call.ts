@@ -8,6 +8,7 @@
  */
 import {
   ActivityFailure,
+  allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
   CancelledFailure,
@@ -41,6 +42,7 @@ import {
   FINAL_STATES,
   cancelUpdate,
   dailyEventSignal,
+  decisionUpdate,
   searchAttributes,
   statusQuery,
   transferWorkflowId,
@@ -88,7 +90,35 @@ type Phase = 'trying' | 'cleanup' | 'following' | 'done';
 
 export async function transferCall(rawInput: TransferInput): Promise<TransferResult> {
   if (!patched(LEG_MODEL)) return transferCallV1(rawInput);
-  const input = await validated(rawInput);
+  // Registered before anything awaits: an update sent with the start (update-with-start) arrives in the first task.
+  let decided: TransferStatus | undefined;
+  let refused: ApplicationFailure | undefined;
+  setHandler(
+    decisionUpdate,
+    async () => {
+      await condition(() => decided !== undefined || refused !== undefined);
+      if (refused) throw refused;
+      return decided!;
+    },
+    {
+      validator: (request) => {
+        if (request?.requestId !== rawInput?.requestId) {
+          throw ApplicationFailure.nonRetryable(
+            `a transfer is already running for this caller leg with another requestId (${String(rawInput?.requestId)})`,
+            'TransferAlreadyRunning'
+          );
+        }
+      },
+    }
+  );
+  let input: TransferInput;
+  try {
+    input = await validated(rawInput);
+  } catch (err) {
+    refused = err instanceof ApplicationFailure ? err : ApplicationFailure.nonRetryable(String(err));
+    await condition(allHandlersFinished);
+    throw err;
+  }
   const leg = new CallerLeg(input.sessionId, workflowInfo().runStartTime.getTime());
   const status: TransferStatus = {
     workflowId: workflowInfo().workflowId,
@@ -363,6 +393,7 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
   /** After an answer: follow the call (bounded) until Daily says it ended, to record how long it lasted. */
   async function followCall(facts: AttemptFacts): Promise<void> {
     phase = 'following';
+    decided = structuredCloneStatus(status);
     const ended = () => facts.completed ?? facts.lateCompleted;
     await condition(() => !!ended() || leg.isGone() || cancelReason !== undefined, input.maxCallDurationSec * 1000);
     const answered = facts.answered ?? facts.lateAnswered;
@@ -412,6 +443,9 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
   status.leg = leg.where();
   setState(cancelReason && finalState !== 'completed' ? 'canceled' : finalState);
   phase = 'done';
+  decided ??= status;
+  // The updates waiting for the end (cancel, decision) answer before the workflow closes.
+  await condition(allHandlersFinished);
   if (!FINAL_STATES.includes(status.state)) throw ApplicationFailure.nonRetryable(`ended in ${status.state}`);
   if (canceledByTemporal) throw new CancelledFailure(cancelReason);
   return status;
@@ -494,6 +528,11 @@ async function validated(raw: TransferInput): Promise<TransferInput> {
 
 function eventRecord(event: DailyEvent, receivedAtMs: number, acted: boolean): EventRecord {
   return { id: event.id, type: event.type, receivedAt: new Date(receivedAtMs).toISOString(), acted };
+}
+
+/** The status as it was at the decision (the running one goes on changing while the call is followed). */
+function structuredCloneStatus(status: TransferStatus): TransferStatus {
+  return JSON.parse(JSON.stringify(status)) as TransferStatus;
 }
 
 /** Workflow time (deterministic). */

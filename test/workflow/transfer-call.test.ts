@@ -61,9 +61,19 @@ describe.each(['docs', 'extended'] as const)("under Daily's %s event model", (mo
       expect(result.outcome).toBe('answered');
       expect(result.attempts[0]?.decidedBy).toMatch(/calltransfer\.answered/);
       expect(result.callDurationSec).toBeGreaterThanOrEqual(0);
+      expect(result.lateEvents).toEqual([]);
       expect(transferRequests(call).map((r) => r.body)).toEqual([
         { sessionId: call.sessionId, toEndPoint: target.roomSipUri },
       ]);
+      // The caller really arrived: a leg in the other room, under the new session id Daily gives it there.
+      const moved = stack.sandbox.participant(call.room, call.sessionId);
+      expect(moved).toMatchObject({ room: target.room, sessionId: expect.any(String) });
+      expect(stack.sandbox.emittedEvents()).toContainEqual(
+        expect.objectContaining({
+          type: 'participant.joined',
+          payload: expect.objectContaining({ room: target.room, session_id: moved!.sessionId }),
+        })
+      );
     });
 
     test('external SIP endpoint', async () => {
@@ -733,6 +743,36 @@ describe.each(['docs', 'extended'] as const)("under Daily's %s event model", (mo
       await stack.transfers.cancel(first.workflowId);
       expect(transferRequests(call)).toHaveLength(1);
       expect(first.workflowId).toBe(transferWorkflowId(call.room, call.sessionId));
+    });
+
+    test('update-with-start: the decision arrives in one round trip, while the answered call goes on', async () => {
+      const call = stack.newCall();
+      stack.sandbox.setScenario('sip:decided@pbx.example.com', { kind: 'answer', afterMs: 50, hangUpAfterMs: 3000 });
+      const req = request(call, [{ toEndPoint: 'sip:decided@pbx.example.com' }], { requestId: 'decide-1' });
+
+      const [first, again] = await Promise.all([stack.transfers.decide(req), stack.transfers.decide(req)]);
+
+      expect(first.decision).toMatchObject({ state: 'answered', outcome: 'answered', leg: 'connected' });
+      expect(again.decision).toEqual(first.decision);
+      expect((await stack.transfers.handle(first.workflowId).describe()).status.name).toBe('RUNNING');
+      await expect(stack.transfers.decide({ ...req, requestId: 'decide-2' })).rejects.toBeInstanceOf(
+        TransferAlreadyRunningError
+      );
+      expect(await stack.transfers.result(first.workflowId)).toMatchObject({ state: 'completed' });
+      expect(transferRequests(call)).toHaveLength(1);
+    });
+
+    test('update-with-start: a fallback is the decision too', async () => {
+      const call = stack.newCall();
+      stack.sandbox.setScenario('sip:nobody-decides@pbx.example.com', { kind: 'no-answer' });
+      const { decision } = await stack.transfers.decide(
+        request(call, [{ toEndPoint: 'sip:nobody-decides@pbx.example.com', answerTimeoutSec: 1 }], {
+          onExhausted: { action: 'rollback' },
+        })
+      );
+
+      expect(decision).toMatchObject({ state: 'rolled_back', outcome: 'no-answer' });
+      expect(decision.fallback).toMatchObject({ action: 'rollback', ok: true });
     });
 
     test('bad input is rejected before any workflow runs, naming the field', async () => {
