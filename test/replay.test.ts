@@ -30,6 +30,7 @@ test('the committed histories cover the representative scenarios', () => {
       'busy-reordered-rollback.json',
       'canceled-while-ringing.json',
       'caller-leg-failed.json',
+      'decided-by-update-with-start.json',
       'no-answer-busy-rollback.json',
       'no-answer-none-leg-ended.json',
       'outside-room-5xx-unknown.json',

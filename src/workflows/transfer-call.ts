@@ -195,7 +195,10 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
   setState('requested');
 
   /** Waits `ms`, or less when a cancel interrupts. */
-  const pause = (ms: number) => condition(interrupted, ms);
+  const pause = (ms: number, summary: string) => condition(interrupted, ms, { summary });
+  /** How timers name an attempt in the Temporal UI. */
+  const attemptName = (plan: AttemptPlan) =>
+    plan.index < input.attempts.length ? `destination ${plan.index + 1}` : `fallback ${input.onExhausted.action}`;
 
   /**
    * Requests one destination and follows it until the leg model has a verdict. The request is sent again only on
@@ -231,7 +234,7 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
           return facts;
         }
         log.warn('Daily did not take the request; asking again', { detail: result.detail, waitMs });
-        await pause(waitMs);
+        await pause(waitMs, `Retry-After, ${attemptName(plan)}`);
         backoffMs = Math.min(backoffMs * 2, 30_000);
         continue;
       }
@@ -240,7 +243,8 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
         // have answered late): wait for Daily's word on it.
         await condition(
           () => !!facts.verdict || interrupted() || leg.isGone() || !!leg.connectedAttempt(),
-          input.reconcileWindowSec * 1000
+          input.reconcileWindowSec * 1000,
+          { summary: `reconcile a refusal, ${attemptName(plan)}` }
         );
         if (!facts.verdict) {
           const connected = leg.connectedAttempt();
@@ -259,7 +263,8 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
       // while no earlier request can have moved the leg. Otherwise the ring budget decides (`unknown`).
       await condition(
         () => leg.hasEvidence(facts) || !!facts.verdict || interrupted(),
-        input.reconcileWindowSec * 1000
+        input.reconcileWindowSec * 1000,
+        { summary: `reconcile an unknown request, ${attemptName(plan)}` }
       );
       if (leg.hasEvidence(facts) || facts.verdict || interrupted() || !leg.presenceCanJudge(facts)) continue;
       leg.presence(facts, await isSessionInRoom({ room: input.room, sessionId: input.sessionId }));
@@ -271,7 +276,9 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
 
     // 2. Follow it until the destination answers, fails, or the ring budget (Daily has none) runs out.
     if (!facts.verdict) {
-      await condition(() => !!facts.verdict || interrupted(), attempt.answerTimeoutSec * 1000);
+      await condition(() => !!facts.verdict || interrupted(), attempt.answerTimeoutSec * 1000, {
+        summary: `ring timeout, ${attemptName(plan)}`,
+      });
       if (!facts.verdict) {
         if (interrupted()) leg.close(facts, { outcome: 'canceled', decidedBy: cancelReason! });
         else leg.ringTimedOut(facts, attempt.answerTimeoutSec);
@@ -373,8 +380,9 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
   /** Ejects the caller's leg (idempotent: Temporal may retry it). */
   async function endLeg(record: (ok: boolean, detail: string) => FallbackRecord, detail: string): Promise<boolean> {
     try {
-      const { ended } = await hangUp({ room: input.room, sessionId: input.sessionId });
-      if (!ended) {
+      // An activity worker from before `{ended}` existed answers nothing: its eject succeeded, as it always meant.
+      const reply: { ended: boolean } | undefined = await hangUp({ room: input.room, sessionId: input.sessionId });
+      if (reply?.ended === false) {
         record(false, `${input.onExhausted.action}: Daily's eject did not reach the leg (it is outside the room)`);
         flag('leg-not-ended', 'the caller may still be ringing or parked: eject did not reach the leg');
         return false;
@@ -395,7 +403,9 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
     phase = 'following';
     decided = structuredCloneStatus(status);
     const ended = () => facts.completed ?? facts.lateCompleted;
-    await condition(() => !!ended() || leg.isGone() || cancelReason !== undefined, input.maxCallDurationSec * 1000);
+    await condition(() => !!ended() || leg.isGone() || cancelReason !== undefined, input.maxCallDurationSec * 1000, {
+      summary: 'follow the call, at most maxCallDurationSec',
+    });
     const answered = facts.answered ?? facts.lateAnswered;
     const completed = ended();
     if (completed?.occurredAtMs !== undefined && answered?.occurredAtMs !== undefined) {

@@ -130,6 +130,13 @@ const scenarios: Scenario[] = [
     await started.handle.result();
     return { name: 'no-answer-none-leg-ended', workflowId: started.workflowId };
   },
+  async (stack) => {
+    const call = stack.newCall();
+    stack.sandbox.setScenario('sip:decides@pbx.example.com', { kind: 'answer', afterMs: 50, hangUpAfterMs: 300 });
+    const { workflowId } = await stack.transfers.decide(base(call, [{ toEndPoint: 'sip:decides@pbx.example.com' }]));
+    await stack.transfers.result(workflowId);
+    return { name: 'decided-by-update-with-start', workflowId };
+  },
 ];
 
 function base(call: { room: string; sessionId: string }, attempts: object[]): TransferRequest {
