@@ -138,15 +138,20 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
   const interrupted = () => phase === 'trying' && cancelReason !== undefined;
 
   const upserted = new Map<string, string>(initialSearchAttributes());
-  const upsert = (key: (typeof searchAttributes)[keyof typeof searchAttributes], value: string) => {
-    if (upserted.get(key.name) === value) return; // lean history: never the same value twice
-    upserted.set(key.name, value);
-    upsertSearchAttributes([{ key, value }]);
+  type Key = (typeof searchAttributes)[keyof typeof searchAttributes];
+  /** Lean history: one upsert for whatever changed, never a value the attribute already has. */
+  const upsert = (...pairs: Array<[Key, string]>) => {
+    const changed = pairs.filter(([key, value]) => upserted.get(key.name) !== value);
+    if (changed.length === 0) return;
+    for (const [key, value] of changed) upserted.set(key.name, value);
+    upsertSearchAttributes(changed.map(([key, value]) => ({ key, value })));
   };
   const setState = (state: TransferState) => {
     status.state = state;
-    upsert(searchAttributes.state, state);
-    if (status.outcome) upsert(searchAttributes.outcome, status.outcome);
+    upsert(
+      [searchAttributes.state, state],
+      ...(status.outcome ? [[searchAttributes.outcome, status.outcome] as [Key, string]] : [])
+    );
     setCurrentDetails(describe(status));
   };
 
@@ -300,7 +305,7 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
   /** Tells operators (the `TransferNeedsAttention` search attribute) that the evidence ran out; the first reason wins. */
   function flag(reason: 'unknown-outcome' | 'leg-unaddressable' | 'leg-not-ended', detail: string) {
     status.needsAttention ??= detail;
-    if (!upserted.has(searchAttributes.needsAttention.name)) upsert(searchAttributes.needsAttention, reason);
+    if (!upserted.has(searchAttributes.needsAttention.name)) upsert([searchAttributes.needsAttention, reason]);
   }
 
   const newRecord = (index: number, attempt: TransferAttempt): AttemptRecord => ({
@@ -419,7 +424,7 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
       const record = newRecord(index, attempt);
       status.attempts.push(record);
       status.currentAttempt = index;
-      if (index > 0) upsert(searchAttributes.method, attempt.method);
+      if (index > 0) upsert([searchAttributes.method, attempt.method]);
       const facts = await runAttempt(
         { index, method: attempt.method, toEndPoint: attempt.toEndPoint },
         attempt,
