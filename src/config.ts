@@ -174,6 +174,7 @@ const workerEnv = z.object({
     .string()
     .regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, 'must be host:port, e.g. 0.0.0.0:9464')
     .optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
 });
 
 export interface WorkerConfig {
@@ -186,6 +187,8 @@ export interface WorkerConfig {
    * on the same host (the chaos run, a cluster test) fail to start.
    */
   metricsAddress?: string;
+  /** Set when traces go to an OTLP/HTTP endpoint (the exporter reads it and the other `OTEL_*` variables itself). */
+  otlpEndpoint?: string;
 }
 
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
@@ -196,5 +199,6 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     daily: { apiKey: parsed.DAILY_API_KEY, apiUrl: parsed.DAILY_API_URL },
     logLevel: parsed.LOG_LEVEL,
     metricsAddress: parsed.WORKER_METRICS_ADDRESS,
+    otlpEndpoint: parsed.OTEL_EXPORTER_OTLP_ENDPOINT,
   };
 }

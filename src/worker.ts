@@ -3,13 +3,14 @@
  * queue. `npm run worker` (or `node lib/worker.js`), configured by environment (see `.env.example`).
  */
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import type { WorkerOptions } from '@temporalio/worker';
+import type { WorkerOptions, WorkerPlugin } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { validateTransferInput } from './activities/validate-input';
 import { loadWorkerConfig, temporalConnectionOptions } from './config';
 import { DailyClient } from './daily';
 import { createLogger, temporalLogger } from './logger';
 import { prometheusTelemetry, transferMetricsSinks, WORKFLOW_METRICS_MODULES } from './telemetry/metrics';
+import { startTracing } from './telemetry/tracing';
 
 export interface SwitchboardWorkerOptions {
   connection: NativeConnection;
@@ -21,6 +22,8 @@ export interface SwitchboardWorkerOptions {
    * otherwise bundled from `./workflows` at start, with them.
    */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Tracing's plugin (`startTracing().workerPlugin`); a pre-built bundle then needs `WORKFLOW_TRACING_MODULES` too. */
+  plugins?: WorkerPlugin[];
   /** Extra worker options (tests tune concurrency or identity). */
   tuning?: Partial<Pick<WorkerOptions, 'identity' | 'maxConcurrentActivityTaskExecutions' | 'shutdownGraceTime'>>;
 }
@@ -35,6 +38,7 @@ export function createSwitchboardWorker(opts: SwitchboardWorkerOptions): Promise
       : { workflowsPath: require.resolve('./workflows'), interceptors: { workflowModules: WORKFLOW_METRICS_MODULES } }),
     activities: { ...createActivities({ daily: opts.daily }), validateTransferInput },
     sinks: transferMetricsSinks(),
+    plugins: opts.plugins,
     shutdownGraceTime: '10s',
     ...opts.tuning,
   });
@@ -47,6 +51,7 @@ async function main(): Promise<void> {
     logger: temporalLogger(logger),
     telemetryOptions: config.metricsAddress ? prometheusTelemetry(config.metricsAddress) : undefined,
   });
+  const tracing = config.otlpEndpoint ? startTracing({ serviceName: 'switchboard-worker' }) : undefined;
   const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
   const daily = new DailyClient({ apiKey: config.daily.apiKey, baseUrl: config.daily.apiUrl });
   try {
@@ -55,6 +60,7 @@ async function main(): Promise<void> {
       namespace: config.temporal.namespace,
       taskQueue: config.taskQueue,
       daily,
+      plugins: tracing && [tracing.workerPlugin],
     });
     // Worker.run() already drains on SIGINT/SIGTERM: in-flight activities finish, then it resolves.
     logger.info(
@@ -63,6 +69,7 @@ async function main(): Promise<void> {
         namespace: config.temporal.namespace,
         taskQueue: config.taskQueue,
         metrics: config.metricsAddress ? `http://${config.metricsAddress}/metrics` : 'off (WORKER_METRICS_ADDRESS)',
+        traces: config.otlpEndpoint ?? 'off (OTEL_EXPORTER_OTLP_ENDPOINT)',
       },
       'worker started'
     );
@@ -71,6 +78,7 @@ async function main(): Promise<void> {
   } finally {
     await daily.close();
     await connection.close();
+    await tracing?.shutdown();
   }
 }
 

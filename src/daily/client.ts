@@ -1,3 +1,4 @@
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { Pool, type Dispatcher } from 'undici';
 import type { z } from 'zod';
 import {
@@ -26,6 +27,8 @@ export const DEFAULT_DAILY_API_BASE = 'https://api.daily.co/v1';
 const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 /** Daily's replies are small; anything bigger is not Daily's API and is not buffered. */
 const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+/** Resolves to the registered tracer provider's, once tracing starts (`src/telemetry/tracing.ts`). */
+const tracer = trace.getTracer('switchboard-daily');
 
 export interface DailyClientOptions {
   apiKey: string;
@@ -276,18 +279,34 @@ export class DailyClient {
     return result.data;
   }
 
-  /** One request; resolves with any 2xx reply, rejects with a typed error for everything else. */
+  /**
+   * One request; resolves with any 2xx reply, rejects with a typed error for everything else. Traced as a client
+   * span (a no-op unless tracing is on) named by its route: never the body or Daily's error text, which can hold
+   * destinations (phone numbers, SIP URIs).
+   */
   async #send(method: Method, path: string, body?: unknown, query?: Record<string, string>): Promise<Reply> {
-    const endpoint = `${method} ${path}`;
-    const reply = await this.#dispatch(method, path, endpoint, body, query);
-    if (reply.status >= 200 && reply.status < 300) return reply;
-    const errorBody = parseErrorBody(reply.body);
-    throw errorFromReply({
-      endpoint,
-      status: reply.status,
-      code: errorBody.error === undefined ? undefined : this.#redact(errorBody.error),
-      info: errorBody.info === undefined ? undefined : this.#redact(errorBody.info),
-      retryAfterMs: reply.status === 429 ? parseRetryAfter(reply.retryAfter) : undefined,
+    const route = path.replace(/^\/(rooms|webhooks)\/[^/]+/, '/$1/{id}');
+    const attributes = { 'http.request.method': method, 'url.template': route };
+    return tracer.startActiveSpan(`Daily ${method} ${route}`, { kind: SpanKind.CLIENT, attributes }, async (span) => {
+      try {
+        const endpoint = `${method} ${path}`;
+        const reply = await this.#dispatch(method, path, endpoint, body, query);
+        span.setAttribute('http.response.status_code', reply.status);
+        if (reply.status >= 200 && reply.status < 300) return reply;
+        const errorBody = parseErrorBody(reply.body);
+        throw errorFromReply({
+          endpoint,
+          status: reply.status,
+          code: errorBody.error === undefined ? undefined : this.#redact(errorBody.error),
+          info: errorBody.info === undefined ? undefined : this.#redact(errorBody.info),
+          retryAfterMs: reply.status === 429 ? parseRetryAfter(reply.retryAfter) : undefined,
+        });
+      } catch (err) {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.name : 'error' });
+        throw err;
+      } finally {
+        span.end();
+      }
     });
   }
 

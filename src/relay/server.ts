@@ -7,6 +7,7 @@ import { collectDefaultMetrics } from 'prom-client';
 import { DailyClient } from '../daily/client';
 import { createMetricsServer, createRelay } from './app';
 import { temporalConnectionOptions } from '../config';
+import { clientTracingInterceptors, startTracing } from '../telemetry/tracing';
 import type { RelayConfig } from './config';
 import { createRelayMetrics } from './metrics';
 import { Spool } from './spool';
@@ -49,7 +50,13 @@ export async function startRelay(config: RelayConfig, opts: { logger?: Logger } 
     // interceptor would overshoot the signal deadline, and its timers could fire after the connection closed.
     interceptors: [],
   });
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  // Traced: each signal is a span with the workflow id, its context sent along to the workflow's handling of it.
+  const tracing = config.otlpEndpoint ? startTracing({ serviceName: 'switchboard-relay' }) : undefined;
+  const client = new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    interceptors: tracing && clientTracingInterceptors(),
+  });
   const metrics = createRelayMetrics();
   collectDefaultMetrics({ register: metrics.registry, prefix: 'switchboard_relay_' });
   let spool: Spool;
@@ -121,6 +128,7 @@ export async function startRelay(config: RelayConfig, opts: { logger?: Logger } 
       await watchdog?.stop();
       await daily?.close();
       await connection.close();
+      await tracing?.shutdown();
     },
   };
 }

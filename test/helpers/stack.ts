@@ -10,6 +10,7 @@ import { createRelay, WEBHOOK_PATH } from '../../src/relay/app';
 import { setupWebhook } from '../../src/relay/webhook-setup';
 import type { Sandbox, SandboxOptions } from '../../src/sandbox';
 import { startSandbox } from '../../src/sandbox';
+import { clientTracingInterceptors, type Tracing } from '../../src/telemetry/tracing';
 import { createSwitchboardWorker } from '../../src/worker';
 import { startTestTemporal, switchboardWorkflowBundle } from './temporal';
 
@@ -47,7 +48,13 @@ export interface TestStack {
 let roomCounter = 0;
 
 export async function startStack(
-  opts: { sandbox?: SandboxOptions; env?: TestWorkflowEnvironment; worker?: boolean } = {}
+  opts: {
+    sandbox?: SandboxOptions;
+    env?: TestWorkflowEnvironment;
+    worker?: boolean;
+    /** Traces the relay's signals, the worker, and `transfers`' starts (see `startTracing`). */
+    tracing?: Tracing;
+  } = {}
 ): Promise<TestStack> {
   const env = opts.env ?? (await startTestTemporal());
   const sandbox = await startSandbox({ port: 0, timing: FAST_TIMING, ...opts.sandbox });
@@ -55,7 +62,11 @@ export async function startStack(
   // Like startRelay: no client-side retries, whose timers could outlive the connection at teardown.
   const relayConnection = await Connection.connect({ address: env.address, interceptors: [] });
   const relay = createRelay({
-    temporal: new Client({ connection: relayConnection, namespace: env.namespace ?? 'default' }),
+    temporal: new Client({
+      connection: relayConnection,
+      namespace: env.namespace ?? 'default',
+      interceptors: opts.tracing && clientTracingInterceptors(),
+    }),
     secrets: webhookSecret,
     isTemporalReady: async () => true,
   });
@@ -65,7 +76,7 @@ export async function startStack(
   await setupWebhook({ daily, url: `${relayUrl}${WEBHOOK_PATH}`, hmac: webhookSecret });
 
   const taskQueue = `test-${randomUUID()}`;
-  const workflowBundle = await switchboardWorkflowBundle();
+  const workflowBundle = await switchboardWorkflowBundle({ tracing: !!opts.tracing });
   let worker: Worker | undefined;
   let running: Promise<void> | undefined;
   const startWorker = async () => {
@@ -75,6 +86,7 @@ export async function startStack(
       taskQueue,
       daily,
       workflowBundle,
+      plugins: opts.tracing && [opts.tracing.workerPlugin],
       tuning: { shutdownGraceTime: '1s' },
     });
     running = worker.run();
@@ -93,7 +105,16 @@ export async function startStack(
     relayUrl,
     webhookSecret,
     daily,
-    transfers: new TransferClient(env.client, taskQueue),
+    transfers: new TransferClient(
+      opts.tracing
+        ? new Client({
+            connection: env.connection,
+            namespace: env.namespace ?? 'default',
+            interceptors: clientTracingInterceptors(),
+          })
+        : env.client,
+      taskQueue
+    ),
     taskQueue,
     newCall() {
       const room = `room-${process.pid}-${++roomCounter}`;

@@ -4,6 +4,7 @@ import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { findTemporalCli } from '../../src/local/temporal-cli';
 import { searchAttributes } from '../../src/shared';
 import { WORKFLOW_METRICS_MODULES } from '../../src/telemetry/metrics';
+import { WORKFLOW_TRACING_MODULES } from '../../src/telemetry/tracing';
 
 let runtimeInstalled = false;
 
@@ -30,14 +31,22 @@ export async function startTestTemporal(): Promise<TestWorkflowEnvironment> {
   });
 }
 
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+const bundles = new Map<boolean, Promise<WorkflowBundleWithSourceMap>>();
 
-/** Bundling takes seconds: do it once per test file. */
-export function switchboardWorkflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({
-    workflowsPath: require.resolve('../../src/workflows'),
-    workflowInterceptorModules: WORKFLOW_METRICS_MODULES,
-    logger: new DefaultLogger('WARN'),
-  });
+/**
+ * Bundling takes seconds: do it once per test file. With `tracing`, the bundle has OpenTelemetry's workflow
+ * interceptors, which need a worker with the tracing plugin (its sink).
+ */
+export function switchboardWorkflowBundle(opts: { tracing?: boolean } = {}): Promise<WorkflowBundleWithSourceMap> {
+  const tracing = opts.tracing ?? false;
+  let bundle = bundles.get(tracing);
+  if (!bundle) {
+    bundle = bundleWorkflowCode({
+      workflowsPath: require.resolve('../../src/workflows'),
+      workflowInterceptorModules: [...WORKFLOW_METRICS_MODULES, ...(tracing ? WORKFLOW_TRACING_MODULES : [])],
+      logger: new DefaultLogger('WARN'),
+    });
+    bundles.set(tracing, bundle);
+  }
   return bundle;
 }
