@@ -20,7 +20,7 @@ import { DailyApiError, DailyClient } from '../daily';
 import { DEFAULTS, TransferInputError, isE164, type TransferRequest } from '../input';
 import { SpoolError } from '../relay/spool';
 import { isBase64Secret } from '../relay/webhook-auth';
-import { setupWebhook, webhookStatus } from '../relay/webhook-setup';
+import { setupWebhook, WebhookInUseError, webhookStatus } from '../relay/webhook-setup';
 import type { AttemptOutcome, OnExhausted, TransferMethod, TransferState, TransferStatus } from '../shared';
 import { FINAL_STATES } from '../shared';
 import { cliDailyConfig, cliTemporalConfig, type DailyFlags, type TemporalFlags } from './cli-config';
@@ -418,9 +418,16 @@ async function cancelCommand(
 
 async function webhookSetupCommand(
   ctx: Context,
-  flags: DailyFlags & GlobalFlags & { url: string; hmac?: string }
+  flags: DailyFlags & GlobalFlags & { url: string; hmac?: string; forwardTo?: string; replace?: boolean }
 ): Promise<ExitCode> {
-  const result = await withDaily(ctx, flags, (daily) => setupWebhook({ daily, url: flags.url, hmac: flags.hmac }));
+  if (flags.forwardTo !== undefined && flags.hmac === undefined) {
+    // Daily keeps a webhook's hmac when it is updated: without --hmac it would go on signing with the receiver's
+    // secret, which the relay does not verify with.
+    throw new CliError("--forward-to needs --hmac <the relay's DAILY_WEBHOOK_SECRET>", EXIT_CODES.usage);
+  }
+  const result = await withDaily(ctx, flags, (daily) =>
+    setupWebhook({ daily, url: flags.url, hmac: flags.hmac, forwardTo: flags.forwardTo, replace: flags.replace })
+  );
   // Only a secret Daily generated is news to the operator; one passed with --hmac or kept from before is not.
   const generated = flags.hmac === undefined && result.action === 'created' ? result.secret : undefined;
   ctx.io.stdout.write(
@@ -611,13 +618,24 @@ function buildProgram(ctx: Context, setExitCode: (code: ExitCode) => void): Comm
       .command('setup')
       .description(
         "Point the Daily domain's webhook at the relay with exponential retries and the transfer events. " +
-          'The relay must already be reachable: Daily checks the URL.'
+          'The relay must already be reachable: Daily checks the URL. A webhook pointing elsewhere is never ' +
+          'replaced silently: see --forward-to and --replace.'
       )
       .requiredOption('--url <url>', "the relay's public webhook URL (https://…/webhooks/daily)", httpUrl)
       .option('--hmac <base64>', 'signing secret to use (default: Daily generates one, printed once)', base64Secret)
+      .option(
+        '--forward-to <url>',
+        'the receiver the webhook points at now: take the webhook over and keep that receiver served, through the ' +
+          'relay (which must already have RELAY_FORWARD_URL and RELAY_FORWARD_SECRET set for it)',
+        httpUrl
+      )
+      .option('--replace', 'take over a webhook that points elsewhere: its receiver gets nothing more')
   ).action(
     action((_opts: unknown, command: Command) =>
-      webhookSetupCommand(ctx, flagsOf<DailyFlags & { url: string; hmac?: string }>(command))
+      webhookSetupCommand(
+        ctx,
+        flagsOf<DailyFlags & { url: string; hmac?: string; forwardTo?: string; replace?: boolean }>(command)
+      )
     )
   );
   dailyOptions(
@@ -699,6 +717,7 @@ function explain(ctx: Context, err: unknown): { exitCode: ExitCode; message: str
   }
   if (err instanceof DailyApiError) return { exitCode: EXIT_CODES.dailyError, message: err.message };
   if (err instanceof SpoolError) return { exitCode: EXIT_CODES.usage, message: err.message };
+  if (err instanceof WebhookInUseError) return { exitCode: EXIT_CODES.unsuccessful, message: err.message };
   return { exitCode: EXIT_CODES.unsuccessful, message: messageOf(err) };
 }
 

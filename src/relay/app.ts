@@ -6,7 +6,10 @@ import { parseDailyWebhook } from './daily-event';
 import type { RelayMetrics } from './metrics';
 import { createRelayMetrics } from './metrics';
 import type { SignalClient } from './signal-drainer';
+import type { ForwardTarget } from './forwarder';
+import { startForwarder } from './forwarder';
 import { startSignalDrainer } from './signal-drainer';
+import type { NewJob } from './spool';
 import { Spool, SpoolError } from './spool';
 import type { WebhookSecrets } from './webhook-auth';
 import { createWebhookAuthenticator } from './webhook-auth';
@@ -50,6 +53,11 @@ export interface RelayDeps {
   requestTimeoutMs?: number;
   /** A connection with no traffic at all is closed after this. Default 60 s; keep-alive idle sockets close sooner. */
   connectionTimeoutMs?: number;
+  /**
+   * The customer's own webhook receiver: every verified event with an id and a type is also delivered there, verbatim
+   * and re-signed with its secret, durably through the spool (`RELAY_FORWARD_URL`, `RELAY_FORWARD_SECRET`).
+   */
+  forward?: ForwardTarget & { maxAttempts?: number; retryBaseMs?: number; retryCapMs?: number };
   /**
    * Whether this app answers `GET /metrics`. `startRelay` turns it off when `RELAY_METRICS_PORT` moves the metrics to
    * a port of their own (`createMetricsServer`), so the webhook port exposed to Daily does not expose them. Default true.
@@ -135,9 +143,24 @@ export function createRelay(deps: RelayDeps): FastifyInstance {
     metrics,
     logger: app.log,
   });
+  const forwarder =
+    deps.forward &&
+    startForwarder({
+      spool,
+      target: deps.forward,
+      maxAttempts: deps.forward.maxAttempts,
+      retryBaseMs: deps.forward.retryBaseMs,
+      retryCapMs: deps.forward.retryCapMs,
+      metrics,
+      logger: app.log,
+    });
+  const drainers = forwarder ? [drainer, forwarder] : [drainer];
   metrics.observeSpool({
-    pending: () => drainer.size(),
-    oldestReceivedAtMs: () => drainer.oldestReceivedAtMs(),
+    pending: () => drainers.reduce((sum, d) => sum + d.size(), 0),
+    oldestReceivedAtMs: () =>
+      drainers
+        .map((d) => d.oldestReceivedAtMs())
+        .reduce<number | undefined>((a, b) => (a === undefined ? b : b === undefined ? a : Math.min(a, b)), undefined),
     deadLetters: () => spool.deadLetterCounts(),
   });
   // Dedupe ids and dead letters past their retention go now and hourly; the spool stays small.
@@ -151,7 +174,7 @@ export function createRelay(deps: RelayDeps): FastifyInstance {
   }, 3600_000).unref();
   app.addHook('onClose', async () => {
     clearInterval(pruning);
-    await drainer.stop();
+    await Promise.all(drainers.map((d) => d.stop()));
     if (!deps.spool) spool.close();
   });
 
@@ -226,7 +249,27 @@ export function createRelay(deps: RelayDeps): FastifyInstance {
             }
           : parseDailyWebhook(json.value);
       metrics.received.inc({ type: parsed.kind === 'transfer' ? parsed.event.type : typeLabel(parsed) });
+      // The customer's receiver gets every event Daily could have sent it: any type, with an id to dedupe by.
+      const forward: NewJob[] =
+        deps.forward && parsed.kind !== 'invalid'
+          ? [
+              {
+                kind: 'forward',
+                lane: `forward:${domainId ?? ''}/${parsed.kind === 'transfer' ? parsed.event.id : parsed.id}`,
+                data: rawBody.toString('utf8'),
+              },
+            ]
+          : [];
       try {
+        if (parsed.kind === 'other' && forward.length > 0) {
+          const result = spool.accept({ eventId: parsed.id, type: parsed.type, domainId, receivedAtMs }, forward);
+          if (result.outcome === 'duplicate') {
+            metrics.duplicates.inc();
+            return accept(reply, 'duplicate');
+          }
+          forwarder?.enqueue(result.jobs);
+          return accept(reply, 'accepted');
+        }
         if (parsed.kind !== 'transfer') {
           const reason = parsed.kind === 'other' ? 'ignored_type' : parsed.reason;
           const detail = parsed.kind === 'other' ? `Switchboard does not act on ${parsed.type}` : parsed.message;
@@ -246,12 +289,14 @@ export function createRelay(deps: RelayDeps): FastifyInstance {
         const { event } = parsed;
         const result = spool.accept({ eventId: event.id, type: event.type, domainId, receivedAtMs }, [
           { kind: 'signal', lane: transferWorkflowId(event.room, event.sessionId), data: JSON.stringify(event) },
+          ...forward,
         ]);
         if (result.outcome === 'duplicate') {
           metrics.duplicates.inc();
           return accept(reply, 'duplicate');
         }
         drainer.enqueue(result.jobs);
+        forwarder?.enqueue(result.jobs);
         metrics.ackLatency.observe(reply.elapsedTime / 1000);
         return accept(reply, 'accepted');
       } catch (err) {

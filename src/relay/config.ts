@@ -18,6 +18,8 @@ export interface RelayConfig {
   otlpEndpoint?: string;
   /** The relay's SQLite spool file: one per relay, on a volume that outlives the process. */
   spoolPath: string;
+  /** The customer's own webhook receiver, when the relay forwards every event to it. */
+  forward?: { url: string; secret: string };
   /** When set, `/metrics` is served on this port only (same host), not on the webhook port. */
   metricsPort?: number;
   /** Signals in flight at once while draining the spool (across transfers; one at a time per transfer). */
@@ -70,6 +72,8 @@ const relayEnv = z.object({
   WEBHOOK_WATCHDOG_INTERVAL_SEC: z.coerce.number('must be a number of seconds').positive().default(60),
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
   RELAY_SPOOL_PATH: z.string().optional(),
+  RELAY_FORWARD_URL: z.url().optional(),
+  RELAY_FORWARD_SECRET: base64.optional(),
   RELAY_METRICS_PORT: z.coerce
     .number('must be a port number')
     .int()
@@ -83,6 +87,10 @@ const oneWebhookSecret: CrossCheck = (env) =>
   (env.DAILY_WEBHOOK_SECRET === undefined) === (env.DAILY_WEBHOOK_SECRETS === undefined)
     ? ['DAILY_WEBHOOK_SECRET: set exactly one of DAILY_WEBHOOK_SECRET or DAILY_WEBHOOK_SECRETS']
     : [];
+const forwardPair: CrossCheck = (env) =>
+  (env.RELAY_FORWARD_URL === undefined) !== (env.RELAY_FORWARD_SECRET === undefined)
+    ? ['RELAY_FORWARD_URL: RELAY_FORWARD_URL and RELAY_FORWARD_SECRET go together']
+    : [];
 const previousNeedsCurrent: CrossCheck = (env) =>
   env.DAILY_WEBHOOK_SECRET_PREVIOUS !== undefined && env.DAILY_WEBHOOK_SECRET === undefined
     ? [
@@ -92,7 +100,7 @@ const previousNeedsCurrent: CrossCheck = (env) =>
 
 /** Reads and validates the relay's environment once, at start. Empty variables count as unset (`.env` files). */
 export function loadRelayConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
-  const e = parseEnv('relay', relayEnv, env, [temporalTlsPair, oneWebhookSecret, previousNeedsCurrent]);
+  const e = parseEnv('relay', relayEnv, env, [temporalTlsPair, oneWebhookSecret, previousNeedsCurrent, forwardPair]);
   return {
     temporal: temporalConfigFrom(e, env),
     port: e.RELAY_PORT,
@@ -109,5 +117,8 @@ export function loadRelayConfig(env: NodeJS.ProcessEnv = process.env): RelayConf
     spoolPath: e.RELAY_SPOOL_PATH ? path.resolve(e.RELAY_SPOOL_PATH) : defaultSpoolPath(env),
     drainConcurrency: e.RELAY_DRAIN_CONCURRENCY,
     ...(e.RELAY_METRICS_PORT === undefined ? {} : { metricsPort: e.RELAY_METRICS_PORT }),
+    ...(e.RELAY_FORWARD_URL && e.RELAY_FORWARD_SECRET
+      ? { forward: { url: e.RELAY_FORWARD_URL, secret: e.RELAY_FORWARD_SECRET } }
+      : {}),
   };
 }

@@ -1,4 +1,4 @@
-import type { DeadLetterReason, Job, Spool } from './spool';
+import type { DeadLetterReason, Job, JobKind, Spool } from './spool';
 
 /** What became of one try at a job. */
 export type JobResult =
@@ -12,6 +12,8 @@ export type JobHandler = (job: Job) => Promise<JobResult>;
 
 export interface DrainerOptions {
   spool: Spool;
+  /** The spool's jobs of this kind are this drainer's. */
+  kind: JobKind;
   /** Runs one job; a throw counts as `retry`. */
   handle: JobHandler;
   /** Jobs in flight at once, across lanes. Default 32. */
@@ -151,12 +153,12 @@ export function startDrainer(opts: DrainerOptions): Drainer {
     }
   }
 
-  for (const job of opts.spool.pending()) add(job);
+  for (const job of opts.spool.pending(opts.kind)) add(job);
   pump();
 
   return {
     enqueue(jobs) {
-      for (const job of jobs) add(job);
+      for (const job of jobs) if (job.kind === opts.kind) add(job);
       pump();
     },
     size: () => count,

@@ -22,6 +22,10 @@ export interface RelayMetrics {
   readonly deadLettered: Counter<'reason'>;
   /** Signals that failed and were left in the spool to try again. */
   readonly signalRetries: Counter;
+  /** Events delivered to the customer's own receiver (`RELAY_FORWARD_URL`). */
+  readonly forwarded: Counter;
+  /** Forwarding attempts that failed and stay in the spool to be retried. */
+  readonly forwardRetries: Counter;
   /** Makes the spool's gauges (pending events, oldest pending age, dead letters kept) read from it. */
   observeSpool(observer: SpoolObserver): void;
   /** Events Temporal accepted as a signal. */
@@ -41,7 +45,7 @@ export function createRelayMetrics(registry: Registry = new Registry()): RelayMe
   let spool: SpoolObserver | undefined;
   new Gauge({
     name: `${prefix}spool_pending_events`,
-    help: 'Verified events in the spool not yet accepted by Temporal',
+    help: 'Jobs in the spool not done yet (signals Temporal has not accepted, forwards not delivered)',
     registers: [registry],
     collect() {
       if (spool) this.set(spool.pending());
@@ -49,7 +53,7 @@ export function createRelayMetrics(registry: Registry = new Registry()): RelayMe
   });
   new Gauge({
     name: `${prefix}spool_oldest_pending_age_seconds`,
-    help: 'Age of the oldest event in the spool not yet accepted by Temporal (0 when none)',
+    help: 'Age of the oldest job in the spool not done yet (0 when none)',
     registers: [registry],
     collect() {
       const oldest = spool?.oldestReceivedAtMs();
@@ -86,6 +90,16 @@ export function createRelayMetrics(registry: Registry = new Registry()): RelayMe
       name: `${prefix}dead_lettered_total`,
       help: 'Verified events dead-lettered, by reason',
       labelNames: ['reason'],
+      registers: [registry],
+    }),
+    forwarded: new Counter({
+      name: `${prefix}webhooks_forwarded_total`,
+      help: "Events delivered to the customer's own webhook receiver",
+      registers: [registry],
+    }),
+    forwardRetries: new Counter({
+      name: `${prefix}forward_retries_total`,
+      help: 'Forwarding attempts that failed and stay in the spool to be retried',
       registers: [registry],
     }),
     signalRetries: new Counter({

@@ -72,6 +72,7 @@ export async function startRelay(config: RelayConfig, opts: { logger?: Logger } 
     spool,
     drainConcurrency: config.drainConcurrency,
     serveMetrics: config.metricsPort === undefined,
+    forward: config.forward,
     isTemporalReady: () => temporalReachable(connection),
     logger,
     metrics,
@@ -112,6 +113,7 @@ export async function startRelay(config: RelayConfig, opts: { logger?: Logger } 
       temporal: config.temporal.address,
       namespace: config.temporal.namespace,
       spool: config.spoolPath,
+      forwardTo: config.forward?.url ?? 'none',
       watchdog: watchdog ? `every ${config.watchdogIntervalSec}s` : 'off (no DAILY_API_KEY)',
     },
     'relay listening'

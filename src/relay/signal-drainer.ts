@@ -53,6 +53,7 @@ export function startSignalDrainer(opts: SignalDrainerOptions): Drainer {
 
   return startDrainer({
     spool: opts.spool,
+    kind: 'signal',
     handle: signal,
     concurrency: opts.concurrency,
     retryBaseMs: opts.retryBaseMs,

@@ -204,7 +204,7 @@ export class Spool {
       this.db.pragma('busy_timeout = 2000');
       this.statements = opts.readonly ? undefined : this.prepare();
       this.reads = {
-        pendingJobs: this.db.prepare<[]>('SELECT * FROM jobs ORDER BY seq'),
+        pendingJobs: this.db.prepare<[string]>('SELECT * FROM jobs WHERE kind = ? ORDER BY seq'),
         job: this.db.prepare<[number]>('SELECT * FROM jobs WHERE seq = ?'),
       };
     } catch (err) {
@@ -299,9 +299,9 @@ export class Spool {
     );
   }
 
-  /** Every job still to do, oldest first: what a restarted relay drains. */
-  pending(): Job[] {
-    return (this.reads.pendingJobs.all() as JobRow[]).map(toJob);
+  /** Every job of that kind still to do, oldest first: what a restarted relay drains. */
+  pending(kind: JobKind): Job[] {
+    return (this.reads.pendingJobs.all(kind) as JobRow[]).map(toJob);
   }
 
   job(seq: number): Job | undefined {

@@ -21,6 +21,22 @@ export interface WebhookStatus {
   problems: string[];
 }
 
+/**
+ * The domain's only webhook points somewhere else (the customer's own receiver): taking it over would silently cut
+ * that receiver off, so `setupWebhook` refuses unless told to forward to it or to replace it.
+ */
+export class WebhookInUseError extends Error {
+  public readonly name = 'WebhookInUseError';
+  constructor(public readonly existing: WebhookSummary) {
+    super(
+      `the domain's webhook already points at ${existing.url} (${existing.eventTypes.length > 0 ? existing.eventTypes.join(', ') : 'all event types'}; ` +
+        `${existing.state ?? 'state unknown'}), and Daily allows one webhook per domain. Keep that receiver: configure ` +
+        `the relay with RELAY_FORWARD_URL=${existing.url} and RELAY_FORWARD_SECRET=<its secret>, then run again with ` +
+        `--forward-to ${existing.url}. Or take it over with --replace (that receiver gets nothing more).`
+    );
+  }
+}
+
 export interface SetupResult {
   action: 'created' | 'updated' | 'unchanged';
   webhook: WebhookSummary;
@@ -54,7 +70,9 @@ function problemsOf(webhook: WebhookSummary, url: string | undefined, eventTypes
   if (webhook.retryType !== 'exponential') {
     problems.push(`retryType is ${webhook.retryType}: 3 failed deliveries switch the webhook off (use exponential)`);
   }
-  const missing = eventTypes.filter((type) => !webhook.eventTypes.includes(type));
+  // A webhook with no event types gets every type.
+  const missing =
+    webhook.eventTypes.length === 0 ? [] : eventTypes.filter((type) => !webhook.eventTypes.includes(type));
   if (missing.length > 0) problems.push(`not subscribed to ${missing.join(', ')}`);
   if (url !== undefined && webhook.url !== url) problems.push(`url is ${webhook.url}, expected ${url}`);
   return problems;
@@ -72,12 +90,25 @@ export async function setupWebhook(opts: {
   eventTypes?: readonly string[];
   /** base64; Daily generates one when omitted. */
   hmac?: string;
+  /**
+   * The URL of the receiver the domain's webhook points at now, which the relay forwards every event to
+   * (`RELAY_FORWARD_URL`): the webhook is taken over and subscribed to that receiver's event types as well.
+   */
+  forwardTo?: string;
+  /** Take over a webhook that points elsewhere, cutting its receiver off. */
+  replace?: boolean;
 }): Promise<SetupResult> {
-  const eventTypes = [...(opts.eventTypes ?? TRANSFER_EVENT_TYPES)];
+  let eventTypes = [...(opts.eventTypes ?? TRANSFER_EVENT_TYPES)];
+  const existing = pickWebhook(await opts.daily.listWebhooks(), opts.url);
+  if (existing !== undefined && existing.url !== opts.url && !opts.replace) {
+    if (opts.forwardTo !== existing.url) throw new WebhookInUseError(summarizeWebhook(existing));
+    // The receiver keeps getting what it subscribed to (no list means every type), through the relay.
+    const theirs = existing.eventTypes ?? [];
+    eventTypes = theirs.length === 0 ? [] : [...new Set([...eventTypes, ...theirs])];
+  }
   const settings: WebhookSettings = { url: opts.url, retryType: 'exponential', eventTypes };
   if (opts.hmac !== undefined) settings.hmac = opts.hmac;
 
-  const existing = pickWebhook(await opts.daily.listWebhooks(), opts.url);
   if (existing === undefined) {
     const created = await opts.daily.createWebhook(settings);
     return { action: 'created', webhook: summarizeWebhook(created), secret: created.hmac ?? opts.hmac };

@@ -112,6 +112,35 @@ test('flags override the environment', async () => {
   expect(result.code).toBe(EXIT_CODES.ok);
 });
 
+test('setup never silently replaces a webhook that points elsewhere: exit 1 saying what exists; --replace takes it', async () => {
+  const other = await startSandbox({ port: 0, timing: FAST_TIMING });
+  // The customer's own receiver (here: any URL that answers Daily's verification).
+  const theirs = `${relayHook}?customer=1`;
+  try {
+    await run(['webhook', 'setup', '--url', theirs], {
+      stdout: { write: () => true },
+      stderr: { write: () => true },
+      env: { DAILY_API_KEY: other.apiKey, DAILY_API_URL: other.apiBase },
+    });
+
+    const refused = await cli(other, 'webhook', 'setup', '--url', relayHook);
+    expect(refused.code).toBe(EXIT_CODES.unsuccessful);
+    expect(refused.err).toContain(`error: the domain's webhook already points at ${theirs}`);
+    expect(refused.err).toContain(`--forward-to ${theirs}`);
+    expect(other.webhooks()).toMatchObject([{ url: theirs }]);
+
+    const noSecret = await cli(other, 'webhook', 'setup', '--url', relayHook, '--forward-to', theirs);
+    expect(noSecret.code).toBe(EXIT_CODES.usage);
+    expect(noSecret.err).toContain("--forward-to needs --hmac <the relay's DAILY_WEBHOOK_SECRET>");
+
+    const replaced = await cli(other, '--json', 'webhook', 'setup', '--url', relayHook, '--replace');
+    expect(replaced.code).toBe(EXIT_CODES.ok);
+    expect(JSON.parse(replaced.out)).toMatchObject({ action: 'updated', webhook: { url: relayHook } });
+  } finally {
+    await other.close();
+  }
+});
+
 describe('errors', () => {
   test('no Daily API key → exit 2 naming the variable and the flag', async () => {
     const result = await cli(undefined, 'webhook', 'status');
@@ -147,7 +176,8 @@ describe('errors', () => {
   });
 
   test('a relay Daily cannot reach → exit 6 with what Daily said', async () => {
-    const result = await cli(fresh, 'webhook', 'setup', '--url', 'http://127.0.0.1:1/webhooks/daily');
+    // --replace: the domain's webhook points at the stack's relay, and this moves it on purpose.
+    const result = await cli(fresh, 'webhook', 'setup', '--url', 'http://127.0.0.1:1/webhooks/daily', '--replace');
     expect(result.code).toBe(EXIT_CODES.dailyError);
     expect(result.err).toMatch(/^error: Daily POST \/webhooks\/.+: /);
   });
