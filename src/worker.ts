@@ -69,7 +69,8 @@ async function main(): Promise<void> {
         namespace: config.temporal.namespace,
         taskQueue: config.taskQueue,
         metrics: config.metricsAddress ? `http://${config.metricsAddress}/metrics` : 'off (WORKER_METRICS_ADDRESS)',
-        traces: config.otlpEndpoint ?? 'off (OTEL_EXPORTER_OTLP_ENDPOINT)',
+        // The origin only: an endpoint URL may carry credentials.
+        traces: config.otlpEndpoint ? new URL(config.otlpEndpoint).origin : 'off (OTEL_EXPORTER_OTLP_ENDPOINT)',
       },
       'worker started'
     );
