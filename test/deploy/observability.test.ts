@@ -28,7 +28,7 @@ const PROMQL_WORDS = new Set([
 ]);
 
 /** The metric names a PromQL expression selects (label matchers, strings, ranges, functions and keywords removed). */
-export function metricNames(expr: string): string[] {
+function metricNames(expr: string): string[] {
   const stripped = expr
     .replace(/"(?:[^"\\]|\\.)*"/g, '""')
     .replace(/\{[^}]*\}/g, ' ')
