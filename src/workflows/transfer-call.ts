@@ -96,7 +96,8 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
   setHandler(
     decisionUpdate,
     async () => {
-      await condition(() => decided !== undefined || refused !== undefined);
+      // Not cancellable: Temporal's own cancel ends in a decision too, which this returns.
+      await CancellationScope.nonCancellable(() => condition(() => decided !== undefined || refused !== undefined));
       if (refused) throw refused;
       return decided!;
     },
@@ -181,7 +182,8 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
     cancelUpdate,
     async (request) => {
       cancelReason ??= request?.reason ?? 'canceled by update';
-      await condition(() => phase === 'done');
+      // Not cancellable: while Temporal's own cancel is cleaning up, this still returns the final state.
+      await CancellationScope.nonCancellable(() => condition(() => phase === 'done'));
       return status;
     },
     {
@@ -212,7 +214,6 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
   async function runAttempt(plan: AttemptPlan, attempt: TransferAttempt, record: AttemptRecord): Promise<AttemptFacts> {
     const facts = leg.startAttempt(plan);
     records[plan.index] = record;
-    const requestDeadlineMs = now() + attempt.answerTimeoutSec * 1000;
     let backoffMs = 1000;
 
     // 1. Get the request to Daily.
@@ -232,14 +233,15 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
       leg.requestResult(facts, result);
       if (result.kind === 'accepted' || facts.verdict) break;
       if (result.kind === 'not-sent') {
-        // Nothing reached Daily (or it said 429): wait as told, within the cap and the attempt's ring budget.
-        const waitMs = Math.min(retryAfterMs ?? backoffMs, input.maxRetryAfterSec * 1000, requestDeadlineMs - now());
-        if (waitMs <= 0) {
-          leg.close(facts, { outcome: 'api-error', decidedBy: `${result.detail}; no time left in the ring budget` });
-          return facts;
-        }
+        // Nothing reached Daily (or it said 429): wait as told, but never longer than the cap or the ring budget (a
+        // caller is waiting); the attempt gives up after MAX_REQUESTS_PER_ATTEMPT.
+        const waitMs = Math.min(
+          retryAfterMs ?? backoffMs,
+          input.maxRetryAfterSec * 1000,
+          attempt.answerTimeoutSec * 1000
+        );
         log.warn('Daily did not take the request; asking again', { detail: result.detail, waitMs });
-        await pause(waitMs, `Retry-After, ${attemptName(plan)}`);
+        if (waitMs > 0) await pause(waitMs, `Retry-After, ${attemptName(plan)}`);
         backoffMs = Math.min(backoffMs * 2, 30_000);
         continue;
       }

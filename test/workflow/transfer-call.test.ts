@@ -544,6 +544,30 @@ describe.each(['docs', 'extended'] as const)("under Daily's %s event model", (mo
       );
     });
 
+    test("the cancel update returns the final state while Temporal's own cancel is cleaning up", async () => {
+      const call = stack.newCall();
+      // The rollback waits out a 429, so the cleanup is still running when both cancels arrive.
+      stack.sandbox.queueFault(
+        { path: 'sipCallTransfer', toEndPoint: call.roomSipUri },
+        { kind: 'rate-limit', retryAfterSec: 3 }
+      );
+      const started = await stack.transfers.start(
+        request(call, [{ toEndPoint: never, answerTimeoutSec: 1 }], { onExhausted: { action: 'rollback' } })
+      );
+      await waitFor('the rollback 429', () => transferRequests(call).some((r) => r.status === 429));
+
+      await started.handle.cancel();
+      const final = await stack.transfers.cancel(started.workflowId, 'second cancel');
+
+      // Both cancels arrive in the same workflow task or not: the first one seen is the recorded reason.
+      expect(final).toMatchObject({
+        state: 'canceled',
+        canceledBy: expect.stringMatching(/^(canceled through Temporal|second cancel)$/),
+      });
+      expect(final.fallback).toMatchObject({ action: 'rollback', ok: true });
+      await expect(started.handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+    });
+
     test('while following an answered call, a late completed naming an earlier destination is only recorded', async () => {
       const call = stack.newCall();
       stack.sandbox.setScenario('sip:stays@pbx.example.com', { kind: 'answer', afterMs: 50 });
