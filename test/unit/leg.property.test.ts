@@ -7,7 +7,9 @@
  * - a verdict once given never changes;
  * - the outcome matches the evidence: `answered` only when the destination answered, `busy` only when it was busy,
  *   `caller-hung-up` only when the caller hung up (or Daily no longer knew the leg);
- * - where the model says the leg is agrees with Daily when the model is sure (connected, gone).
+ * - where the model says the leg is agrees with Daily when the model is sure (connected, gone);
+ * - nobody stranded: after the cleanup the workflow runs for `onExhausted: none` (end a leg the model places outside
+ *   the room, not connected), Daily's leg is in the room, connected, or ended.
  */
 import fc from 'fast-check';
 import type { DailyEvent } from '../../src/shared';
@@ -132,6 +134,18 @@ class SimulatedDaily {
     return fault === 'lost-response' ? { kind: 'unknown', detail: 'lost response' } : { kind: 'accepted' };
   }
 
+  /** Eject: ends the leg unless a destination has it (its reply then does not list the leg). */
+  eject(): boolean {
+    if ([...this.truth.values()].includes('answered')) return false;
+    this.legEnded = true;
+    return true;
+  }
+
+  /** Daily's leg is out of the room with nobody answering: ringing or parked. */
+  stranded(): boolean {
+    return !this.inRoom && !this.legEnded && ![...this.truth.values()].includes('answered');
+  }
+
   /** Presence as Daily reports it: the room as it was `presenceLagMs` ago. */
   presence(): boolean {
     if (this.legEnded) return false;
@@ -204,6 +218,11 @@ function drive(c: Case) {
     }
     record(facts);
   }
+  // The workflow's cleanup for `onExhausted: none`: a leg the model places outside the room, not connected, is ended.
+  const where = leg.where();
+  if (where === 'ringing' || where === 'parked' || where === 'requested') {
+    if (daily.eject()) leg.legEjected();
+  }
   // Let every straggling event arrive: late events must change no verdict.
   daily.advance(daily.now + 120_000);
   return { leg, daily, verdictChanged };
@@ -229,6 +248,7 @@ describe('the leg model against a simulated Daily', () => {
         const where = leg.where();
         if (where === 'connected') expect([...daily.truth.values()]).toContain('answered');
         if (where === 'gone') expect(daily.legEnded).toBe(true);
+        expect(daily.stranded()).toBe(false);
       }),
       { numRuns: 2000 }
     );
