@@ -387,6 +387,23 @@ async function waitForWebhook(sandbox: SandboxControl): Promise<void> {
   }
 }
 
+/**
+ * Until the worker process `pid` polls: the server lists a dead worker's poller for minutes, so a count would not
+ * tell that the restarted one is back (the SDK's default identity is `<pid>@<host>`).
+ */
+async function waitForPoller(client: Client, pid: number, timeoutMs = 180_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { pollers } = await client.workflowService.describeTaskQueue({
+      namespace: NAMESPACE,
+      taskQueue: { name: TASK_QUEUE },
+    });
+    if (pollers.some((poller) => poller.identity?.startsWith(`${pid}@`))) return;
+    if (Date.now() > deadline) throw new Error(`worker ${pid} did not poll ${TASK_QUEUE} in ${timeoutMs / 1000} s`);
+    await sleep(250);
+  }
+}
+
 async function waitForPollers(client: Client, count: number, timeoutMs = 180_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -460,7 +477,7 @@ async function runTransfers(opts: {
     await worker1.kill();
     await sleep(1_000);
     worker1.start();
-    await waitForPollers(opts.client, 2);
+    await waitForPoller(opts.client, worker1.pid);
   });
   await fault('relay-1 SIGKILLed', 16, async () => {
     await relay1.kill();
