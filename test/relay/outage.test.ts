@@ -32,6 +32,8 @@ const taskQueue = 'relay-outage';
 const RETRY_BASE_MS = 200;
 const RETRY_CAP_MS = 400;
 const WHOLE_RETRY_SCHEDULE_MS = RETRY_BASE_MS + 3 * RETRY_CAP_MS;
+// Each test restarts the dev server and waits out an outage; on a loaded machine that exceeds Jest's default.
+jest.setTimeout(180_000);
 
 interface Leg {
   room: string;
