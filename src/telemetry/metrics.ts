@@ -17,6 +17,7 @@ export const TRANSFER_METRICS = {
   attempts: 'switchboard_transfer_attempts',
   requests: 'switchboard_transfer_requests',
   fallbacks: 'switchboard_transfer_fallbacks',
+  attention: 'switchboard_transfers_needing_attention',
 } as const;
 
 /**
@@ -64,6 +65,11 @@ export function transferMetricsSinks(
     undefined,
     'onExhausted fallbacks run, by action and success'
   );
+  const attention = meter.createCounter(
+    TRANSFER_METRICS.attention,
+    undefined,
+    'Closed transfers the workflow flagged for an operator (the TransferNeedsAttention search attribute says why)'
+  );
   const decision = meter.createHistogram(
     TRANSFER_METRICS.decision,
     'float',
@@ -85,6 +91,9 @@ export function transferMetricsSinks(
           if (counted.size > REMEMBERED_RUNS) counted.delete(counted.values().next().value as string);
           const tags = { namespace: info.namespace, task_queue: info.taskQueue };
           closed.add(1, { ...tags, state: transfer.state, outcome: transfer.outcome });
+          // Adding 0 too, so that the series exists (at 0) before the first flagged transfer: alerts and panels see
+          // a value rather than no data.
+          attention.add(transfer.needsAttention ? 1 : 0, tags);
           for (const attempt of transfer.attempts) attempts.add(1, { ...tags, ...attempt });
           if (transfer.fallback) {
             fallbacks.add(1, { ...tags, action: transfer.fallback.action, ok: String(transfer.fallback.ok) });

@@ -29,6 +29,8 @@ export interface ClosedTransfer {
   outcome: string;
   attempts: { method: string; outcome: string }[];
   fallback?: { action: string; ok: boolean };
+  /** The workflow flagged it for an operator (its `TransferNeedsAttention` search attribute). */
+  needsAttention: boolean;
   /** From the transfer start to its decision (the end of the last destination tried). */
   decisionSeconds?: number;
 }
@@ -74,6 +76,7 @@ function closedTransfer(result: TransferResult): ClosedTransfer {
     outcome: result.outcome ?? 'none',
     attempts: result.attempts.map((attempt) => ({ method: attempt.method, outcome: attempt.outcome ?? 'none' })),
     fallback: result.fallback && { action: result.fallback.action, ok: result.fallback.ok },
+    needsAttention: result.needsAttention !== undefined,
     decisionSeconds:
       decidedAtMs === undefined ? undefined : Math.max(0, (decidedAtMs - workflowInfo().startTime.getTime()) / 1000),
   };
@@ -95,7 +98,7 @@ export const interceptors: WorkflowInterceptorsFactory = () => {
           try {
             result = (await next(input)) as TransferResult;
           } catch (err) {
-            transferMetrics.closed({ state: failedState(err), outcome: 'none', attempts: [] });
+            transferMetrics.closed({ state: failedState(err), outcome: 'none', attempts: [], needsAttention: false });
             throw err;
           }
           transferMetrics.closed(closedTransfer(result));

@@ -171,6 +171,7 @@ describe('the alert rules', () => {
         'SwitchboardScheduleToStartAboveRingBudget',
         'SwitchboardSpoolBacklog',
         'SwitchboardTransfersFailing',
+        'SwitchboardTransferNeedsAttention',
         'SwitchboardFallbackFailed',
       ])
     );

@@ -29,6 +29,7 @@ const rolledBack: ClosedTransfer = {
   ],
   fallback: { action: 'rollback', ok: true },
   decisionSeconds: 31.5,
+  needsAttention: true,
 };
 
 test('a closed transfer counts its state, each attempt, its fallback and its time to decision', async () => {
@@ -44,6 +45,7 @@ test('a closed transfer counts its state, each attempt, its fallback and its tim
   ]);
   expect(values[TRANSFER_METRICS.fallbacks]).toEqual([{ value: 1, tags: { ...tags, action: 'rollback', ok: 'true' } }]);
   expect(values[TRANSFER_METRICS.decision]).toEqual([{ value: 31.5, tags: { ...tags, outcome: 'no-answer' } }]);
+  expect(values[TRANSFER_METRICS.attention]).toEqual([{ value: 1, tags }]);
 });
 
 test('a run is counted once however often its last task runs; other runs still count', async () => {
@@ -51,9 +53,10 @@ test('a run is counted once however often its last task runs; other runs still c
   const { closed } = transferMetricsSinks(meter).transferMetrics;
   await closed.fn(info('run-1'), rolledBack);
   await closed.fn(info('run-1'), rolledBack);
-  await closed.fn(info('run-2'), { state: 'error', outcome: 'none', attempts: [] });
+  await closed.fn(info('run-2'), { state: 'error', outcome: 'none', attempts: [], needsAttention: false });
   expect(values[TRANSFER_METRICS.closed]?.map(({ tags }) => tags.state)).toEqual(['rolled_back', 'error']);
   expect(values[TRANSFER_METRICS.attempts]).toHaveLength(2);
+  expect(values[TRANSFER_METRICS.attention]?.map(({ value }) => value)).toEqual([1, 0]);
 });
 
 test('transfer requests count by result', async () => {
