@@ -18,6 +18,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { ConfigError, temporalConnectionOptions } from '../config';
 import { DailyApiError, DailyClient } from '../daily';
 import { DEFAULTS, TransferInputError, isE164, type TransferRequest } from '../input';
+import { newWebhookSecret, RotationNotReadyError, rotateWebhookSecret } from '../relay/secret-rotation';
 import { SpoolError } from '../relay/spool';
 import { isBase64Secret } from '../relay/webhook-auth';
 import { setupWebhook, WebhookInUseError, webhookStatus } from '../relay/webhook-setup';
@@ -418,8 +419,10 @@ async function cancelCommand(
 
 async function webhookSetupCommand(
   ctx: Context,
-  flags: DailyFlags & GlobalFlags & { url: string; hmac?: string; forwardTo?: string; replace?: boolean }
+  flags: DailyFlags &
+    GlobalFlags & { url: string; hmac?: string; forwardTo?: string; replace?: boolean; rotate?: boolean }
 ): Promise<ExitCode> {
+  if (flags.rotate) return webhookRotateCommand(ctx, flags);
   if (flags.forwardTo !== undefined && flags.hmac === undefined) {
     // Daily keeps a webhook's hmac when it is updated: without --hmac it would go on signing with the receiver's
     // secret, which the relay does not verify with.
@@ -434,6 +437,43 @@ async function webhookSetupCommand(
     flags.json
       ? `${JSON.stringify({ action: result.action, webhook: result.webhook, ...(generated ? { secret: generated } : {}) })}\n`
       : formatWebhookSetup(result, { generated, chosen: flags.hmac !== undefined })
+  );
+  return EXIT_CODES.ok;
+}
+
+/**
+ * `webhook setup --rotate`, in two runs so no delivery is ever refused: without `--hmac` it makes the new secret and
+ * says what to give the relays; with `--hmac <new>` it checks the relays verify it, then switches Daily to it.
+ */
+async function webhookRotateCommand(
+  ctx: Context,
+  flags: DailyFlags & GlobalFlags & { url: string; hmac?: string }
+): Promise<ExitCode> {
+  if (flags.hmac === undefined) {
+    const secret = newWebhookSecret();
+    ctx.io.stdout.write(
+      flags.json
+        ? `${JSON.stringify({ action: 'rotation-started', secret })}\n`
+        : [
+            'New signing secret (shown only now):',
+            `  ${secret}`,
+            '',
+            '1. Give every relay DAILY_WEBHOOK_SECRET=<the new secret> and DAILY_WEBHOOK_SECRET_PREVIOUS=<the current one>',
+            '   (per domain: DAILY_WEBHOOK_SECRETS=<domainId>=<new>:<current>) and restart them.',
+            `2. switchboard webhook setup --url ${flags.url} --rotate --hmac <the new secret>`,
+            '   checks the relays accept it, then has Daily sign with it.',
+            '3. An hour later (Daily may still retry older events), drop the previous secret.',
+            '',
+          ].join('\n')
+    );
+    return EXIT_CODES.ok;
+  }
+  const newSecret = flags.hmac;
+  const result = await withDaily(ctx, flags, (daily) => rotateWebhookSecret({ daily, url: flags.url, newSecret }));
+  ctx.io.stdout.write(
+    flags.json
+      ? `${JSON.stringify({ action: 'rotated', webhook: result.webhook })}\n`
+      : `${formatWebhookSetup(result, { chosen: true })}Daily signs with the new secret now. Drop the previous secret from the relays in an hour.\n`
   );
   return EXIT_CODES.ok;
 }
@@ -630,11 +670,18 @@ function buildProgram(ctx: Context, setExitCode: (code: ExitCode) => void): Comm
         httpUrl
       )
       .option('--replace', 'take over a webhook that points elsewhere: its receiver gets nothing more')
+      .option(
+        '--rotate',
+        'rotate the signing secret without a 401: first run prints a new secret for the relays; run again with ' +
+          '--hmac <it> once they have it, and Daily switches to it'
+      )
   ).action(
     action((_opts: unknown, command: Command) =>
       webhookSetupCommand(
         ctx,
-        flagsOf<DailyFlags & { url: string; hmac?: string; forwardTo?: string; replace?: boolean }>(command)
+        flagsOf<DailyFlags & { url: string; hmac?: string; forwardTo?: string; replace?: boolean; rotate?: boolean }>(
+          command
+        )
       )
     )
   );
@@ -718,6 +765,7 @@ function explain(ctx: Context, err: unknown): { exitCode: ExitCode; message: str
   if (err instanceof DailyApiError) return { exitCode: EXIT_CODES.dailyError, message: err.message };
   if (err instanceof SpoolError) return { exitCode: EXIT_CODES.usage, message: err.message };
   if (err instanceof WebhookInUseError) return { exitCode: EXIT_CODES.unsuccessful, message: err.message };
+  if (err instanceof RotationNotReadyError) return { exitCode: EXIT_CODES.unsuccessful, message: err.message };
   return { exitCode: EXIT_CODES.unsuccessful, message: messageOf(err) };
 }
 

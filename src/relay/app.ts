@@ -8,6 +8,7 @@ import { createRelayMetrics } from './metrics';
 import type { SignalClient } from './signal-drainer';
 import type { ForwardTarget } from './forwarder';
 import { startForwarder } from './forwarder';
+import { PROBE_EVENT_TYPE } from './secret-rotation';
 import { startSignalDrainer } from './signal-drainer';
 import type { NewJob } from './spool';
 import { Spool, SpoolError } from './spool';
@@ -68,7 +69,7 @@ export interface RelayDeps {
   metrics?: RelayMetrics;
 }
 
-type Outcome = 'verification' | 'accepted' | 'duplicate' | 'dead_lettered';
+type Outcome = 'verification' | 'probe' | 'accepted' | 'duplicate' | 'dead_lettered';
 
 /** Daily POSTs this when a webhook is created or re-activated and wants a quick 200; it may be unsigned. */
 function isVerificationRequest(body: unknown): boolean {
@@ -230,6 +231,12 @@ export function createRelay(deps: RelayDeps): FastifyInstance {
       if (!auth.ok) {
         request.log.warn({ reason: auth.reason }, 'webhook rejected');
         return reject(reply, 401, auth.reason, auth.message);
+      }
+
+      // `switchboard webhook setup --rotate` checking that this relay verifies a new secret: nothing to keep.
+      if (json.ok && idAndTypeOf(json.value).type === PROBE_EVENT_TYPE) {
+        metrics.received.inc({ type: 'probe' });
+        return accept(reply, 'probe');
       }
 
       // From here on Daily sent it: whatever it holds, it is answered 200 once it is on disk (a non-2xx would only
