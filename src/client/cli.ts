@@ -23,7 +23,7 @@ import { SpoolError } from '../relay/spool';
 import { isBase64Secret } from '../relay/webhook-auth';
 import { setupWebhook, WebhookInUseError, webhookStatus } from '../relay/webhook-setup';
 import type { AttemptOutcome, OnExhausted, TransferMethod, TransferState, TransferStatus } from '../shared';
-import { FINAL_STATES } from '../shared';
+import { ATTEMPT_OUTCOMES, FINAL_STATES } from '../shared';
 import { cliDailyConfig, cliTemporalConfig, type DailyFlags, type TemporalFlags } from './cli-config';
 import {
   clock,
@@ -99,16 +99,7 @@ const STATES = Object.keys({
   failed: 1,
   canceled: 1,
 } satisfies Record<TransferState, 1>);
-const OUTCOMES = Object.keys({
-  answered: 1,
-  'no-answer': 1,
-  busy: 1,
-  rejected: 1,
-  failed: 1,
-  'caller-hung-up': 1,
-  'api-error': 1,
-  canceled: 1,
-} satisfies Record<AttemptOutcome, 1>);
+const OUTCOMES: readonly string[] = ATTEMPT_OUTCOMES;
 
 /** How often `transfer --wait` asks the workflow for its state. */
 const POLL_INTERVAL_MS = 500;
