@@ -83,8 +83,8 @@ interface Expected {
   attempts: Array<{ method: TransferMethod; toEndPoint: string; outcome: AttemptOutcome }>;
   /** The fallback, when the scenario exhausts the destinations (recorded apart from the attempts). */
   fallback?: { action: 'rollback' | 'none'; toEndPoint?: string; ok: boolean };
-  /** Where the caller's leg ends: hung up after the call, moved, back in its room, or parked (flagged). */
-  leg: 'ended' | 'transferred' | 'back-in-room' | 'parked';
+  /** Where the caller's leg ends: hung up after the call, moved, back in its room, parked (flagged), or never moved. */
+  leg: 'ended' | 'transferred' | 'back-in-room' | 'parked' | 'in-room';
   /** The transfer must be flagged for operators (`needsAttention`): the evidence ran out. */
   needsAttention?: boolean;
 }
@@ -644,11 +644,23 @@ function expectedFor(p: Planned, sandbox: Sandbox): Expected {
   const sent = sandbox
     .requests({ room: p.room })
     .filter((r) => r.endpoint === 'sipCallTransfer' || r.endpoint === 'sipRefer');
+  const to = (toEndPoint: string) => sent.filter((r) => (r.body as { toEndPoint?: string }).toEndPoint === toEndPoint);
+  // Nothing Daily acted on: every request refused (5xx, 429) or never sent (a worker killed before sending it).
   const unheard = (toEndPoint: string) =>
-    sent.find((r) => (r.body as { toEndPoint?: string }).toEndPoint === toEndPoint && r.status !== 429)?.faulted ===
-    'server-error';
+    !to(toEndPoint).some((r) => r.status === 200 || r.faulted === 'lost-response');
   const [first, second] = p.expected.attempts;
-  if (p.kind === 'second-answers' && first && second && unheard(second.toEndPoint)) {
+  // The first destination, asked while the caller is in the room, is sent again after each refusal — up to the
+  // workflow's 5 requests, which dripped faults can use up.
+  if (first && unheard(first.toEndPoint) && to(first.toEndPoint).length >= 5) {
+    const gaveUp = { ...first, outcome: 'api-error' as const };
+    // Then the next destination is asked with the caller still in the room, or the rollback finds nothing to undo.
+    if (p.kind === 'second-answers' && second) return { ...p.expected, attempts: [gaveUp, second] };
+    if (p.kind === 'busy-rollback') {
+      return { state: 'rolled_back', attempts: [gaveUp], fallback: { action: 'rollback', ok: true }, leg: 'in-room' };
+    }
+    return { state: 'failed', attempts: [gaveUp], leg: 'in-room' };
+  }
+  if (p.kind === 'second-answers' && first && second && !unheard(first.toEndPoint) && unheard(second.toEndPoint)) {
     // Nothing else rings, and `none` does not leave the caller ringing the first destination: the leg is ended.
     return {
       state: 'failed',
@@ -756,13 +768,17 @@ function checkRequests(planned: Planned[], results: Map<number, TransferResult |
     // The fallback transfer (rollback or refer) is one more attempt at Daily, recorded in `fallback`.
     const { fallback } = result;
     const fallbackMethod = fallback?.action === 'refer' ? 'sipRefer' : 'sipCallTransfer';
-    // Exactly one request took effect per attempt — none or one for an attempt whose outcome stayed unknown (and a
+    // Exactly one request took effect per attempt — none or one for an attempt that ended unknown or api-error (and a
     // fallback that failed) — and never two.
     const fallbackAttempt = fallback?.toEndPoint
       ? [{ key: `${fallbackMethod}→${fallback.toEndPoint}`, sure: fallback.ok }]
       : [];
     const attempts = [
-      ...result.attempts.map((a) => ({ key: `${a.method}→${a.toEndPoint}`, sure: a.outcome !== 'unknown' })),
+      ...result.attempts.map((a) => ({
+        key: `${a.method}→${a.toEndPoint}`,
+        // Refused or never confirmed: none may have taken effect.
+        sure: a.outcome !== 'unknown' && a.outcome !== 'api-error',
+      })),
       ...fallbackAttempt,
     ];
     const count = (key: string) => requested.filter((r) => r === key).length;
@@ -778,7 +794,7 @@ function checkRequests(planned: Planned[], results: Map<number, TransferResult |
   }
   const refusals = [...refused].map(([status, n]) => `${n}×${status}`).join(', ') || 'none';
   return {
-    name: 'exactly one transfer request per attempt (at most one when its outcome is unknown)',
+    name: 'exactly one transfer request per attempt (at most one when it ended unknown or api-error)',
     passed: failures.length === 0,
     detail: `${effective} took effect (${lost} with the response lost); refused and sent again: ${refusals}`,
     failures,
