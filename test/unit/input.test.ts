@@ -23,7 +23,27 @@ test('the single-destination shorthand becomes one attempt with defaults', () =>
     onExhausted: { action: 'rollback' },
     maxCallDurationSec: 14400,
     reconcileWindowSec: 15,
+    maxRetryAfterSec: 30,
   });
+});
+
+test('each destination once, and a fallback target that is not also an attempt', () => {
+  const attempts = [
+    { toEndPoint: 'sip:a@b.example' },
+    { toEndPoint: '+15551230000' },
+    { toEndPoint: 'sip:a@b.example' },
+  ];
+  expect(issuesOf({ room: 'r', sessionId: 's', attempts })).toEqual([
+    "attempts.2.toEndPoint: repeats attempts.0.toEndPoint: Daily's events name only the destination, so each may appear once",
+  ]);
+  expect(
+    issuesOf({
+      room: 'r',
+      sessionId: 's',
+      attempts: [{ toEndPoint: 'sip:a@b.example' }],
+      onExhausted: { action: 'refer', toEndPoint: 'sip:a@b.example' },
+    })
+  ).toEqual(['onExhausted.toEndPoint: is also attempts.0.toEndPoint: the fallback must go somewhere else']);
 });
 
 test('onExhausted accepts a bare action name', () => {
