@@ -23,6 +23,7 @@ const faultSchema: z.ZodType<Fault> = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('rate-limit'), retryAfterSec: z.number().int().min(0).optional() }),
   z.strictObject({ kind: z.literal('lost-response') }),
   z.strictObject({ kind: z.literal('latency'), ms }),
+  z.strictObject({ kind: z.literal('unreadable-ok') }),
   z.strictObject({ kind: z.literal('call-closed') }),
   z.strictObject({ kind: z.literal('dialout-already-started') }),
 ]);

@@ -240,6 +240,13 @@ export function registerDailyApi(app: FastifyInstance, deps: DailyApiDeps): void
       default:
         result = await handler();
     }
+    if (fault?.kind === 'unreadable-ok' && result.status < 300) {
+      result = {
+        status: result.status,
+        body: '<html><body>OK</body></html>',
+        headers: { 'content-type': 'text/html' },
+      };
+    }
     record(req, result.status, fault?.kind);
     if (fault?.kind === 'lost-response') {
       // The request took effect; the client never learns it.

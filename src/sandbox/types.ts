@@ -102,6 +102,8 @@ export type Fault =
   | { kind: 'lost-response' }
   /** The request takes effect at once; its response is sent `ms` later. */
   | { kind: 'latency'; ms: number }
+  /** The request takes effect; the 2xx carries a body that is not Daily's JSON (a proxy's `OK` page). */
+  | { kind: 'unreadable-ok' }
   /** 400 "Call closed before command could be delivered" (Daily's documented race); no effect. */
   | { kind: 'call-closed' }
   /** 400 "dialOut already started" (documented for dialOut/start, its trigger is not); no effect. */

@@ -406,6 +406,21 @@ describe.each(['docs', 'extended'] as const)("under Daily's %s event model", (mo
       expect(transferRequests(call)).toHaveLength(1);
     });
 
+    test('a 2xx whose body does not parse is success: taken once, no next destination', async () => {
+      const call = stack.newCall();
+      stack.sandbox.queueFault({ path: 'sipCallTransfer' }, { kind: 'unreadable-ok' });
+      stack.sandbox.setScenario('sip:garbled@pbx.example.com', { kind: 'answer', afterMs: 50, hangUpAfterMs: 100 });
+
+      const result = await transfer(call, [
+        { toEndPoint: 'sip:garbled@pbx.example.com' },
+        { toEndPoint: 'sip:never-asked@pbx.example.com' },
+      ]);
+
+      expect(result).toMatchObject({ state: 'completed', outcome: 'answered' });
+      expect(result.attempts.map((a) => [a.outcome, a.requests])).toEqual([['answered', 1]]);
+      expect(transferRequests(call).map((r) => [r.status, r.faulted])).toEqual([[200, 'unreadable-ok']]);
+    });
+
     test('a response lost after the transfer took effect: reconciled from `triggered`, never sent twice', async () => {
       const call = stack.newCall();
       stack.sandbox.queueFault({ path: 'sipCallTransfer' }, { kind: 'lost-response' });
