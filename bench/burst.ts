@@ -51,12 +51,14 @@ export interface BurstOptions {
   /** The search stops starting new bursts after this long. */
   budgetSec: number;
   temporal?: string;
+  /** The dev server's dynamic config values (`--dynamic-config KEY=VALUE`). */
+  dynamicConfig: Record<string, string | number | boolean>;
   /** The command line, for the JSON. */
   command: string;
 }
 
 /** The default steps of `--burst-search`. */
-export const SEARCH_SIZES = [100, 200, 400, 700, 1000, 1500, 2000];
+export const SEARCH_SIZES = [10, 25, 50, 100, 200, 400, 700, 1000, 1500, 2000];
 export const DEFAULT_RING_TIMEOUT_SEC = 20;
 
 const DESTINATION = 'sip:nobody@pbx.bench.example';
@@ -95,8 +97,12 @@ interface Stack {
   close(): Promise<void>;
 }
 
-async function startStack(system: BurstSystem, temporalAddress: string | undefined): Promise<Stack> {
-  const temporal = await startTemporal({ address: temporalAddress });
+async function startStack(
+  system: BurstSystem,
+  temporalAddress: string | undefined,
+  dynamicConfig: BurstOptions['dynamicConfig']
+): Promise<Stack> {
+  const temporal = await startTemporal({ address: temporalAddress, dynamicConfig });
   const connection = await Connection.connect({ address: temporal.address });
   const client = new Client({ connection });
   const watch = exitWatch();
@@ -344,8 +350,8 @@ async function runBurst(stack: Stack, n: number, ringTimeoutSec: number, step: s
   const first = Date.now();
   // All at once: every start call is issued in this tick.
   const started = await bounded(Promise.all(starters.map((start) => start())), 60_000 + n * 100, `${n} start calls`);
-  // Wait until every request arrived (or the bound: a minute plus 150 ms per transfer).
-  const arrivalDeadline = first + 60_000 + n * 150;
+  // Wait until every request arrived (or the bound: a minute plus 300 ms per transfer).
+  const arrivalDeadline = first + 60_000 + n * 300;
   let arrivals: Array<number | undefined> = [];
   for (;;) {
     arrivals = started.map((s) => stack.requestArrival(s.key));
@@ -462,6 +468,17 @@ function render(results: BurstResult[]): string {
       ['requests sent / s over the burst', ...at.map((r) => fixed(r.requestsPerSec, 1))],
       ['ring timer fired − due', ...at.map((r) => triple(r.ringTimerFiredLateMs))],
       ['ring timeout acted on − due', ...at.map((r) => triple(r.ringTimeoutActedLateMs))],
+      [
+        'CPU ms per transfer during the burst',
+        ...at.map((r) => fixed((Object.values(r.processes).reduce((sum, p) => sum + p.burstCpuSec, 0) * 1000) / r.n)),
+      ],
+      ...roles.map((role) => [
+        `${role}: CPU ms per transfer during the burst`,
+        ...at.map((r) => {
+          const p = r.processes[role];
+          return p ? fixed((p.burstCpuSec * 1000) / r.n) : '—';
+        }),
+      ]),
       ...roles.map((role) => [
         `${role}: cores during burst / peak RSS MiB`,
         ...at.map((r) => {
@@ -509,7 +526,7 @@ export async function burstBench(opts: BurstOptions): Promise<void> {
   const largest: Partial<Record<BurstSystem, number>> = {};
   let temporalVersion = 'external';
   for (const system of opts.systems) {
-    const stack = await startStack(system, opts.temporal);
+    const stack = await startStack(system, opts.temporal, opts.dynamicConfig);
     temporalVersion = stack.temporal.version;
     try {
       await warmUp(stack);
@@ -540,6 +557,7 @@ export async function burstBench(opts: BurstOptions): Promise<void> {
     `${machine.nproc} × ${machine.cpuModel}, Node ${machine.node}, Temporal SDK ${machine.temporalSdk}, ` +
       `${temporalVersion}, load at start ${machine.loadAverageAtStart.join(' ')}`,
     `worker settings: ${Object.keys(settings).length ? JSON.stringify(settings) : 'defaults'}`,
+    `dev server dynamic config: ${Object.keys(opts.dynamicConfig).length ? JSON.stringify(opts.dynamicConfig) : 'defaults'}`,
     '',
     render(results),
     ...(opts.search

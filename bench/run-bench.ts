@@ -95,6 +95,12 @@ function parseOptions(): Options {
     )
     .option('--ring-timeout <sec>', `the burst's ring timeout (default ${DEFAULT_RING_TIMEOUT_SEC})`, positiveInteger)
     .option('--burst-system <name>', 'the burst for one system only: switchboard or floor (default both)', burstSystem)
+    .option(
+      '--dynamic-config <key=value>',
+      "the burst's dev servers: a dynamic config value (repeatable), e.g. matching.numTaskqueueReadPartitions=1",
+      dynamicConfigValue,
+      {} as Record<string, string | number | boolean>
+    )
     .parse()
     .opts<{
       transfers?: number;
@@ -105,6 +111,7 @@ function parseOptions(): Options {
       burstSearch?: number[] | true;
       ringTimeout?: number;
       burstSystem?: 'switchboard' | 'floor';
+      dynamicConfig: Record<string, string | number | boolean>;
     }>();
   const preset = flags.quick ? PRESETS.quick : PRESETS.full;
   const search = flags.burstSearch !== undefined;
@@ -118,6 +125,7 @@ function parseOptions(): Options {
           goalMs: 2000,
           budgetSec: 20 * 60,
           temporal: flags.temporal,
+          dynamicConfig: flags.dynamicConfig,
           command: ['npm run bench --', ...process.argv.slice(2)].join(' '),
         }
       : undefined;
@@ -560,6 +568,24 @@ function sizeList(value: string): number[] {
     throw new InvalidArgumentError('sizes must increase, e.g. 100,200,400.');
   }
   return sizes;
+}
+
+/** Commander parser for `--dynamic-config key=value` (a JSON value, else a string), accumulated over repeats. */
+function dynamicConfigValue(
+  value: string,
+  previous: Record<string, string | number | boolean>
+): Record<string, string | number | boolean> {
+  const match = /^([\w.]+)=(.+)$/.exec(value);
+  if (!match?.[1] || match[2] === undefined)
+    throw new InvalidArgumentError('key=value, e.g. matching.numTaskqueueReadPartitions=1.');
+  let parsed: string | number | boolean = match[2];
+  try {
+    const json: unknown = JSON.parse(match[2]);
+    if (typeof json === 'number' || typeof json === 'boolean' || typeof json === 'string') parsed = json;
+  } catch {
+    // A plain string.
+  }
+  return { ...previous, [match[1]]: parsed };
 }
 
 function burstSystem(value: string): 'switchboard' | 'floor' {
