@@ -259,7 +259,7 @@ export interface BurstResult {
   startCallMs?: Percentiles;
   /** First start call → last request arrival. */
   burstSec: number;
-  /** Transfer requests per second over the burst (n / burstSec). */
+  /** Transfer requests that arrived, per second of the burst. */
   requestsPerSec: number;
   breakdown: Breakdown;
   /** Ring timer: TimerFired − (TimerStarted + T), the server's timer. */
@@ -413,7 +413,7 @@ async function runBurst(stack: Stack, n: number, ringTimeoutSec: number, step: s
     startToRequestMs: per((s, _h, arrival) => minus(arrival, s.startMs)),
     startCallMs: per((s) => s.startedMs - s.startMs),
     burstSec,
-    requestsPerSec: burstSec > 0 ? n / burstSec : 0,
+    requestsPerSec: burstSec > 0 ? arrivals.filter((a) => a !== undefined).length / burstSec : 0,
     breakdown: {
       startCallToStartedEvent: per((s, h) => minus(h.startedEventMs, s.startMs)),
       startedToFirstTaskStarted: per((_s, h) => minus(h.firstTaskStartedMs, h.startedEventMs)),
@@ -450,6 +450,8 @@ async function warmUp(stack: Stack): Promise<void> {
 const fixed = (value: number | undefined, digits = 0) => (value === undefined ? '—' : value.toFixed(digits));
 const triple = (p: Percentiles | undefined) => (p ? `${fixed(p.p50)} / ${fixed(p.p99)} / ${fixed(p.max)}` : '—');
 
+const sent = (r: BurstResult) => Math.max(1, r.n - r.missingRequests);
+
 function render(results: BurstResult[]): string {
   const sizes = [...new Set(results.map((r) => r.n))];
   const blocks: string[] = [];
@@ -469,14 +471,16 @@ function render(results: BurstResult[]): string {
       ['ring timer fired − due', ...at.map((r) => triple(r.ringTimerFiredLateMs))],
       ['ring timeout acted on − due', ...at.map((r) => triple(r.ringTimeoutActedLateMs))],
       [
-        'CPU ms per transfer during the burst',
-        ...at.map((r) => fixed((Object.values(r.processes).reduce((sum, p) => sum + p.burstCpuSec, 0) * 1000) / r.n)),
+        'CPU ms per request sent, during the burst',
+        ...at.map((r) =>
+          fixed((Object.values(r.processes).reduce((sum, p) => sum + p.burstCpuSec, 0) * 1000) / sent(r))
+        ),
       ],
       ...roles.map((role) => [
-        `${role}: CPU ms per transfer during the burst`,
+        `${role}: CPU ms per request sent`,
         ...at.map((r) => {
           const p = r.processes[role];
-          return p ? fixed((p.burstCpuSec * 1000) / r.n) : '—';
+          return p ? fixed((p.burstCpuSec * 1000) / sent(r)) : '—';
         }),
       ]),
       ...roles.map((role) => [
