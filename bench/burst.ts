@@ -266,6 +266,10 @@ export interface BurstResult {
   ringTimerFiredLateMs?: Percentiles;
   /** The workflow task that acted on the ring timer, started − (TimerStarted + T). */
   ringTimeoutActedLateMs?: Percentiles;
+  /** Workflow task timeouts and failures over all N histories, and how many transfers had any. */
+  workflowTaskTimeouts: number;
+  workflowTaskFailures: number;
+  transfersWithTaskTimeouts: number;
   /** Per process: CPU seconds during the burst and average cores used; peak RSS over the burst and the ringing. */
   processes: Record<string, { burstCpuSec: number; burstCores: number; totalCpuSec: number; peakRssMiB: number }>;
 }
@@ -291,11 +295,14 @@ interface HistoryFigures {
   timerDueMs?: number;
   timerFiredMs?: number;
   timerActedMs?: number;
+  /** Workflow tasks that timed out (a worker too busy to finish one in 10 s) or failed. */
+  taskTimeouts: number;
+  taskFailures: number;
 }
 
 async function historyFigures(handle: WorkflowHandle, ringTimeoutSec: number): Promise<HistoryFigures> {
   const events = (await handle.fetchHistory()).events ?? [];
-  const figures: HistoryFigures = {};
+  const figures: HistoryFigures = { taskTimeouts: 0, taskFailures: 0 };
   let requestScheduledId: number | undefined;
   let timerStartedId: number | undefined;
   let timerFiredAt = -1;
@@ -308,6 +315,8 @@ async function historyFigures(handle: WorkflowHandle, ringTimeoutSec: number): P
       if (timerFiredAt >= 0 && index > timerFiredAt && figures.timerActedMs === undefined) figures.timerActedMs = at;
     }
     if (event.workflowTaskCompletedEventAttributes) figures.firstTaskCompletedMs ??= at;
+    if (event.workflowTaskTimedOutEventAttributes) figures.taskTimeouts += 1;
+    if (event.workflowTaskFailedEventAttributes) figures.taskFailures += 1;
     const scheduled = event.activityTaskScheduledEventAttributes;
     if (scheduled && /^request(Floor)?Transfer$/.test(scheduled.activityType?.name ?? '') && !requestScheduledId) {
       requestScheduledId = id;
@@ -401,7 +410,7 @@ async function runBurst(stack: Stack, n: number, ringTimeoutSec: number, step: s
     };
   }
   const per = (f: (s: Started, h: HistoryFigures, arrival: number | undefined) => number | undefined) =>
-    spread(started.map((s, i) => f(s, figures[i] ?? {}, arrivals[i])));
+    spread(started.map((s, i) => f(s, figures[i] ?? { taskTimeouts: 0, taskFailures: 0 }, arrivals[i])));
   const minus = (a: number | undefined, b: number | undefined) =>
     a === undefined || b === undefined ? undefined : a - b;
   return {
@@ -421,6 +430,9 @@ async function runBurst(stack: Stack, n: number, ringTimeoutSec: number, step: s
       requestScheduledToStarted: per((_s, h) => minus(h.requestStartedMs, h.requestScheduledMs)),
       requestStartedToArrival: per((_s, h, arrival) => minus(arrival, h.requestStartedMs)),
     },
+    workflowTaskTimeouts: figures.reduce((sum, h) => sum + (h?.taskTimeouts ?? 0), 0),
+    workflowTaskFailures: figures.reduce((sum, h) => sum + (h?.taskFailures ?? 0), 0),
+    transfersWithTaskTimeouts: figures.filter((h) => (h?.taskTimeouts ?? 0) > 0).length,
     ringTimerFiredLateMs: per((_s, h) => minus(h.timerFiredMs, h.timerDueMs)),
     ringTimeoutActedLateMs: per((_s, h) => minus(h.timerActedMs, h.timerDueMs)),
     processes,
@@ -490,6 +502,10 @@ function render(results: BurstResult[]): string {
           return p ? `${p.burstCores.toFixed(2)} / ${p.peakRssMiB.toFixed(0)}` : '—';
         }),
       ]),
+      [
+        'workflow task timeouts (transfers) / failures',
+        ...at.map((r) => `${r.workflowTaskTimeouts} (${r.transfersWithTaskTimeouts}) / ${r.workflowTaskFailures}`),
+      ],
       ['missing requests / unfinished', ...at.map((r) => `${r.missingRequests} / ${r.unfinished}`)],
     ];
     const sb = at.find((r) => r.system === 'switchboard');
