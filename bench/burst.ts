@@ -269,6 +269,7 @@ export interface BurstResult {
   /** Workflow task timeouts and failures over all N histories, and how many transfers had any. */
   workflowTaskTimeouts: number;
   workflowTaskFailures: number;
+  workflowTaskFailureCauses: Record<string, number>;
   transfersWithTaskTimeouts: number;
   /** Per process: CPU seconds during the burst and average cores used; peak RSS over the burst and the ringing. */
   processes: Record<string, { burstCpuSec: number; burstCores: number; totalCpuSec: number; peakRssMiB: number }>;
@@ -298,11 +299,20 @@ interface HistoryFigures {
   /** Workflow tasks that timed out (a worker too busy to finish one in 10 s) or failed. */
   taskTimeouts: number;
   taskFailures: number;
+  /** Failures by cause (Temporal's `WorkflowTaskFailedCause`). */
+  failureCauses: Record<string, number>;
 }
+
+/** The causes a transfer's workflow tasks fail with, by their number in Temporal's enum. */
+const FAILURE_CAUSES: Record<number, string> = {
+  1: 'unhandled-command',
+  13: 'reset-sticky-task-queue',
+  14: 'worker-unhandled-failure',
+};
 
 async function historyFigures(handle: WorkflowHandle, ringTimeoutSec: number): Promise<HistoryFigures> {
   const events = (await handle.fetchHistory()).events ?? [];
-  const figures: HistoryFigures = { taskTimeouts: 0, taskFailures: 0 };
+  const figures: HistoryFigures = { taskTimeouts: 0, taskFailures: 0, failureCauses: {} };
   let requestScheduledId: number | undefined;
   let timerStartedId: number | undefined;
   let timerFiredAt = -1;
@@ -316,7 +326,12 @@ async function historyFigures(handle: WorkflowHandle, ringTimeoutSec: number): P
     }
     if (event.workflowTaskCompletedEventAttributes) figures.firstTaskCompletedMs ??= at;
     if (event.workflowTaskTimedOutEventAttributes) figures.taskTimeouts += 1;
-    if (event.workflowTaskFailedEventAttributes) figures.taskFailures += 1;
+    const failed = event.workflowTaskFailedEventAttributes;
+    if (failed) {
+      figures.taskFailures += 1;
+      const cause = FAILURE_CAUSES[Number(failed.cause ?? 0)] ?? `cause-${Number(failed.cause ?? 0)}`;
+      figures.failureCauses[cause] = (figures.failureCauses[cause] ?? 0) + 1;
+    }
     const scheduled = event.activityTaskScheduledEventAttributes;
     if (scheduled && /^request(Floor)?Transfer$/.test(scheduled.activityType?.name ?? '') && !requestScheduledId) {
       requestScheduledId = id;
@@ -410,7 +425,9 @@ async function runBurst(stack: Stack, n: number, ringTimeoutSec: number, step: s
     };
   }
   const per = (f: (s: Started, h: HistoryFigures, arrival: number | undefined) => number | undefined) =>
-    spread(started.map((s, i) => f(s, figures[i] ?? { taskTimeouts: 0, taskFailures: 0 }, arrivals[i])));
+    spread(
+      started.map((s, i) => f(s, figures[i] ?? { taskTimeouts: 0, taskFailures: 0, failureCauses: {} }, arrivals[i]))
+    );
   const minus = (a: number | undefined, b: number | undefined) =>
     a === undefined || b === undefined ? undefined : a - b;
   return {
@@ -433,6 +450,10 @@ async function runBurst(stack: Stack, n: number, ringTimeoutSec: number, step: s
     workflowTaskTimeouts: figures.reduce((sum, h) => sum + (h?.taskTimeouts ?? 0), 0),
     workflowTaskFailures: figures.reduce((sum, h) => sum + (h?.taskFailures ?? 0), 0),
     transfersWithTaskTimeouts: figures.filter((h) => (h?.taskTimeouts ?? 0) > 0).length,
+    workflowTaskFailureCauses: figures.reduce<Record<string, number>>((all, h) => {
+      for (const [cause, count] of Object.entries(h?.failureCauses ?? {})) all[cause] = (all[cause] ?? 0) + count;
+      return all;
+    }, {}),
     ringTimerFiredLateMs: per((_s, h) => minus(h.timerFiredMs, h.timerDueMs)),
     ringTimeoutActedLateMs: per((_s, h) => minus(h.timerActedMs, h.timerDueMs)),
     processes,
@@ -504,7 +525,15 @@ function render(results: BurstResult[]): string {
       ]),
       [
         'workflow task timeouts (transfers) / failures',
-        ...at.map((r) => `${r.workflowTaskTimeouts} (${r.transfersWithTaskTimeouts}) / ${r.workflowTaskFailures}`),
+        ...at.map(
+          (r) =>
+            `${r.workflowTaskTimeouts} (${r.transfersWithTaskTimeouts}) / ${r.workflowTaskFailures}` +
+            (r.workflowTaskFailures > 0
+              ? ` (${Object.entries(r.workflowTaskFailureCauses)
+                  .map(([cause, count]) => `${count} ${cause}`)
+                  .join(', ')})`
+              : '')
+        ),
       ],
       ['missing requests / unfinished', ...at.map((r) => `${r.missingRequests} / ${r.unfinished}`)],
     ];
