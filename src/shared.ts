@@ -213,7 +213,12 @@ export type TransferResult = TransferStatus;
 // Messages
 // ---------------------------------------------------------------------------------------------------------------
 
-export const dailyEventSignal = defineSignal<[DailyEvent]>('dailyEvent');
+/**
+ * Daily's events for one caller leg. One signal may carry several, in the order they arrived: the relay sends a leg's
+ * queued events together (one history event and one workflow task instead of one per event). Senders may always send
+ * one. Workers must understand several before relays send several (see `RELAY_SIGNAL_BATCH`).
+ */
+export const dailyEventSignal = defineSignal<[DailyEvent, ...DailyEvent[]]>('dailyEvent');
 export const statusQuery = defineQuery<TransferStatus>('status');
 export interface CancelRequest {
   reason?: string;

@@ -44,6 +44,8 @@ export interface RelayDeps {
   signalTimeoutMs?: number;
   /** Signals in flight at once while draining (one at a time per transfer). Default 32. */
   drainConcurrency?: number;
+  /** A caller leg's queued events sent in one signal, at most. Default `DEFAULT_SIGNAL_BATCH`. */
+  signalBatch?: number;
   /** The drainer's backoff between tries of a job that failed (Temporal away). Defaults 250 ms and 10 s. */
   retryBaseMs?: number;
   retryCapMs?: number;
@@ -139,6 +141,7 @@ export function createRelay(deps: RelayDeps): FastifyInstance {
     temporal: deps.temporal,
     signalTimeoutMs: deps.signalTimeoutMs ?? 5000,
     concurrency: deps.drainConcurrency,
+    maxBatch: deps.signalBatch,
     retryBaseMs: deps.retryBaseMs,
     retryCapMs: deps.retryCapMs,
     metrics,

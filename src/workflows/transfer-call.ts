@@ -157,7 +157,9 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
   };
 
   setHandler(statusQuery, () => status);
-  setHandler(dailyEventSignal, (event) => {
+  // A signal may carry several of the leg's events (a relay batch): each is applied in order, as if signaled alone.
+  setHandler(dailyEventSignal, (...events) => events.forEach(applyEvent));
+  function applyEvent(event: DailyEvent) {
     const receipt = leg.receive(event);
     if (!receipt.acted && (receipt.why === 'other-leg' || receipt.why === 'duplicate')) return;
     const entry = eventRecord(event, now(), receipt.acted);
@@ -177,7 +179,7 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
       record.decidedBy = refined.decidedBy;
     }
     status.leg = leg.where();
-  });
+  }
   setHandler(
     cancelUpdate,
     async (request) => {

@@ -22,10 +22,10 @@ function recordingTemporal(fail?: (workflowId: string) => Error | undefined): { 
   const temporal: SignalClient = {
     workflow: {
       getHandle: (workflowId) => ({
-        signal: async (_definition, event) => {
+        signal: async (_definition, ...events) => {
           const error = fail?.(workflowId);
           if (error) throw error;
-          sent.push({ workflowId, event });
+          for (const event of events) sent.push({ workflowId, event });
         },
       }),
     },
