@@ -296,7 +296,8 @@ export function createRelay(deps: RelayDeps): FastifyInstance {
           request.log.info({ eventId: parsed.id, type: parsed.type, reason, detail }, 'event dead-lettered');
           return accept(reply, 'dead_lettered');
         }
-        const { event } = parsed;
+        // The verified domain travels with the event: a transfer of another domain records it and never acts on it.
+        const event = domainId === undefined ? parsed.event : { ...parsed.event, domainId };
         const result = spool.accept({ eventId: event.id, type: event.type, domainId, receivedAtMs }, [
           { kind: 'signal', lane: transferWorkflowId(event.room, event.sessionId), data: JSON.stringify(event) },
           ...forward,

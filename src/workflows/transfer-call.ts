@@ -160,6 +160,11 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
   // A signal may carry several of the leg's events (a relay batch): each is applied in order, as if signaled alone.
   setHandler(dailyEventSignal, (...events) => events.forEach(applyEvent));
   function applyEvent(event: DailyEvent) {
+    if (input.domainId !== undefined && event.domainId !== undefined && event.domainId !== input.domainId) {
+      // Another Daily domain's leg with the same room and session ids: never this caller's evidence.
+      status.lateEvents.push(eventRecord(event, now(), false));
+      return;
+    }
     const receipt = leg.receive(event);
     if (!receipt.acted && (receipt.why === 'other-leg' || receipt.why === 'duplicate')) return;
     const entry = eventRecord(event, now(), receipt.acted);

@@ -125,6 +125,8 @@ describe('POST /webhooks/daily', () => {
           sentAtMs: 1770005095250,
           toEndPoint: 'sip:agent@example.com',
           isSipRefer: false,
+          // The domain that verified it (one secret for all: what the verified body says).
+          domainId: 'domain-a',
         },
       },
     ]);
