@@ -208,8 +208,9 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
 
   setState('requested');
 
-  /** Waits `ms`, or less when a cancel interrupts. */
-  const pause = (ms: number, summary: string) => condition(interrupted, ms, { summary });
+  /** Waits `ms`, or less when a cancel interrupts or the caller's leg is settled elsewhere (connected, gone). */
+  const pause = (ms: number, summary: string) =>
+    condition(() => interrupted() || leg.isGone() || !!leg.connectedAttempt(), ms, { summary });
   /** How timers name an attempt in the Temporal UI. */
   const attemptName = (plan: AttemptPlan) =>
     plan.index < input.attempts.length ? `destination ${plan.index + 1}` : `fallback ${input.onExhausted.action}`;
@@ -227,6 +228,14 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
     for (;;) {
       if (interrupted()) {
         leg.close(facts, { outcome: 'canceled', decidedBy: cancelReason! });
+        return facts;
+      }
+      const elsewhere = leg.connectedElsewhere(facts);
+      if (elsewhere) {
+        leg.close(facts, {
+          outcome: 'canceled',
+          decidedBy: `not sent: the caller is with destination ${elsewhere.plan.index + 1}, which answered late`,
+        });
         return facts;
       }
       if (facts.verdict || !leg.maySend(facts)) break;
@@ -252,9 +261,11 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
         backoffMs = Math.min(backoffMs * 2, 30_000);
         continue;
       }
+      // A refusal after an unknown request is evidence about that request: follow it like a taken one.
+      if (result.kind === 'refused' && leg.refusalFollowsUnknown(facts)) break;
       if (result.kind === 'refused') {
-        // A refusal that decides nothing is evidence about an earlier request (or an earlier destination that may
-        // have answered late): wait for Daily's word on it.
+        // A refusal that decides nothing is evidence about an earlier destination that may have answered late (or
+        // the leg's end): wait for Daily's word on it.
         await condition(
           () => !!facts.verdict || interrupted() || leg.isGone() || !!leg.connectedAttempt(),
           input.reconcileWindowSec * 1000,
