@@ -271,6 +271,8 @@ export interface BurstResult {
   workflowTaskFailures: number;
   workflowTaskFailureCauses: Record<string, number>;
   transfersWithTaskTimeouts: number;
+  /** Mean history events per transfer (closed, so the whole history). */
+  historyEventsPerTransfer: number;
   /** Per process: CPU seconds during the burst and average cores used; peak RSS over the burst and the ringing. */
   processes: Record<string, { burstCpuSec: number; burstCores: number; totalCpuSec: number; peakRssMiB: number }>;
 }
@@ -301,6 +303,7 @@ interface HistoryFigures {
   taskFailures: number;
   /** Failures by cause (Temporal's `WorkflowTaskFailedCause`). */
   failureCauses: Record<string, number>;
+  historyLength: number;
 }
 
 /** The causes a transfer's workflow tasks fail with, by their number in Temporal's enum. */
@@ -312,7 +315,7 @@ const FAILURE_CAUSES: Record<number, string> = {
 
 async function historyFigures(handle: WorkflowHandle, ringTimeoutSec: number): Promise<HistoryFigures> {
   const events = (await handle.fetchHistory()).events ?? [];
-  const figures: HistoryFigures = { taskTimeouts: 0, taskFailures: 0, failureCauses: {} };
+  const figures: HistoryFigures = { taskTimeouts: 0, taskFailures: 0, failureCauses: {}, historyLength: events.length };
   let requestScheduledId: number | undefined;
   let timerStartedId: number | undefined;
   let timerFiredAt = -1;
@@ -426,7 +429,9 @@ async function runBurst(stack: Stack, n: number, ringTimeoutSec: number, step: s
   }
   const per = (f: (s: Started, h: HistoryFigures, arrival: number | undefined) => number | undefined) =>
     spread(
-      started.map((s, i) => f(s, figures[i] ?? { taskTimeouts: 0, taskFailures: 0, failureCauses: {} }, arrivals[i]))
+      started.map((s, i) =>
+        f(s, figures[i] ?? { taskTimeouts: 0, taskFailures: 0, failureCauses: {}, historyLength: 0 }, arrivals[i])
+      )
     );
   const minus = (a: number | undefined, b: number | undefined) =>
     a === undefined || b === undefined ? undefined : a - b;
@@ -450,6 +455,7 @@ async function runBurst(stack: Stack, n: number, ringTimeoutSec: number, step: s
     workflowTaskTimeouts: figures.reduce((sum, h) => sum + (h?.taskTimeouts ?? 0), 0),
     workflowTaskFailures: figures.reduce((sum, h) => sum + (h?.taskFailures ?? 0), 0),
     transfersWithTaskTimeouts: figures.filter((h) => (h?.taskTimeouts ?? 0) > 0).length,
+    historyEventsPerTransfer: figures.reduce((sum, h) => sum + (h?.historyLength ?? 0), 0) / n,
     workflowTaskFailureCauses: figures.reduce<Record<string, number>>((all, h) => {
       for (const [cause, count] of Object.entries(h?.failureCauses ?? {})) all[cause] = (all[cause] ?? 0) + count;
       return all;
@@ -523,6 +529,7 @@ function render(results: BurstResult[]): string {
           return p ? `${p.burstCores.toFixed(2)} / ${p.peakRssMiB.toFixed(0)}` : '—';
         }),
       ]),
+      ['history events per transfer', ...at.map((r) => fixed(r.historyEventsPerTransfer, 1))],
       [
         'workflow task timeouts (transfers) / failures',
         ...at.map(
