@@ -586,7 +586,11 @@ function describe(status: TransferStatus): string {
   const header = `**${status.state}**${status.outcome ? ` — last outcome: ${status.outcome}` : ''}${status.leg ? ` — caller: ${status.leg}` : ''}`;
   const attempts = status.attempts.map((a) => {
     const outcome = a.outcome ? `${a.outcome}${a.decidedBy ? ` (${a.decidedBy})` : ''}` : 'in progress';
-    return `${a.index + 1}. ${a.method} → ${maskEndpoint(a.toEndPoint)}: ${outcome}`;
+    const legs = (a.legs ?? []).map(
+      (l) =>
+        `\n   - leg ${l.leg + 1} → ${maskEndpoint(l.toEndPoint)}: ${l.outcome ?? 'ringing'}${l.stop ? ` (${l.stop})` : ''}`
+    );
+    return `${a.index + 1}. ${a.method} → ${maskEndpoint(a.toEndPoint)}: ${outcome}${legs.join('')}`;
   });
   const fallback = status.fallback ? [`fallback ${status.fallback.action}: ${status.fallback.detail}`] : [];
   const attention = status.needsAttention ? [`needs attention: ${status.needsAttention}`] : [];
