@@ -161,6 +161,37 @@ describe.each(['docs', 'extended'] as const)("dial first under Daily's %s event 
     expect(stack.sandbox.dialOuts({ room: call.room }).map((d) => d.state)).toEqual(['stopped', 'stopped']);
   });
 
+  test('a lost dialOut/start reply: never sent again; the leg is found by its events and stopped', async () => {
+    const call = stack.newCall();
+    const lost = 'sip:lost-reply@team.example.com';
+    stack.sandbox.setScenario(lost, { kind: 'no-answer' });
+    stack.sandbox.queueFault({ path: 'dialOut/start', toEndPoint: lost }, { kind: 'lost-response' });
+
+    const started = await stack.transfers.start(request(call, [{ toEndPoint: lost, answerTimeoutSec: 2 }]));
+    const result = await started.handle.result();
+
+    const [dialOut] = stack.sandbox.dialOuts({ room: call.room });
+    expect(starts(call)).toHaveLength(1);
+    expect(starts(call)[0]?.faulted).toBe('lost-response');
+    expect(result).toMatchObject({ state: 'failed', outcome: 'no-answer' });
+    expect(result.needsAttention).toBeUndefined();
+    expect(result.attempts[0]?.legs).toEqual([
+      expect.objectContaining({
+        outcome: 'no-answer',
+        startRequests: 1,
+        dialOutSessionId: dialOut!.sessionId,
+        stop: 'stopped',
+        // Its first event named it (by the userId) before the ring budget ran out; the stop's own event follows.
+        events: [
+          expect.objectContaining({ type: 'dialout.connected', acted: true }),
+          expect.objectContaining({ type: 'dialout.stopped', acted: true }),
+        ],
+      }),
+    ]);
+    expect(stops(call).map((r) => r.body)).toEqual([{ sessionId: dialOut!.sessionId }]);
+    expect(dialOut!.state).toBe('stopped');
+  });
+
   test('cancel mid-ring: every leg is stopped, the caller stays in the room', async () => {
     const call = stack.newCall();
     const [one, two] = ['+15551230011', 'sip:two@team.example.com'];
