@@ -183,9 +183,21 @@ function checkDistinctDestinations(
  * `dialFirst` rings destinations into the caller's room, so it comes before any attempt that moves the caller out of
  * it; and its legs are found again by a `userId` built from the caller's session id, a UUID as Daily's are.
  */
-function checkDialFirst(sessionId: string, attempts: Array<{ method: string }>, ctx: z.RefinementCtx): void {
+function checkDialFirst(
+  sessionId: string,
+  attempts: Array<{ method: string; removeSessionIds?: string[] }>,
+  ctx: z.RefinementCtx
+): void {
   const firstTransfer = attempts.findIndex((a) => a.method !== 'dialFirst');
   attempts.forEach((a, index) => {
+    const caller = a.removeSessionIds?.indexOf(sessionId) ?? -1;
+    if (caller !== -1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['attempts', index, 'removeSessionIds', caller],
+        message: 'is the caller: the destination answers to talk with them',
+      });
+    }
     if (a.method === 'dialFirst' && firstTransfer !== -1 && index > firstTransfer) {
       ctx.addIssue({
         code: 'custom',

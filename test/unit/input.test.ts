@@ -140,6 +140,13 @@ describe('dialFirst', () => {
       "attempts.1.method: dialFirst dials into the caller's room, which attempts.0 (sipCallTransfer) may have moved the caller out of: put dialFirst attempts first",
     ]);
     expect(
+      issuesOf({
+        room: 'r',
+        sessionId: caller,
+        attempts: [{ method: 'dialFirst', toEndPoint: 'sip:a@b.example', removeSessionIds: ['bot', caller] }],
+      })
+    ).toEqual(['attempts.0.removeSessionIds.1: is the caller: the destination answers to talk with them']);
+    expect(
       issuesOf({ room: 'r', sessionId: 'not-a-uuid', method: 'dialFirst', toEndPoint: 'sip:a@b.example' })
     ).toEqual([
       "sessionId: dialFirst needs the caller's Daily session id (a UUID): its dial-outs' userId is built from it",
