@@ -192,6 +192,54 @@ describe.each(['docs', 'extended'] as const)("dial first under Daily's %s event 
     expect(dialOut!.state).toBe('stopped');
   });
 
+  test("Daily's session limit: five rung together with the caller already in the room, one is refused", async () => {
+    const call = stack.newCall(); // the caller is one of the room's max_sip_pstn_sessions_per_room (5)
+    const team = ['a', 'b', 'c', 'd', 'e'].map((name) => `sip:${name}@limit.example.com`);
+    for (const member of team) stack.sandbox.setScenario(member, { kind: 'no-answer' });
+
+    const started = await stack.transfers.start(
+      request(call, [
+        { toEndPoint: team[0], answerTimeoutSec: 1, ringTogether: team.slice(1).map((t) => ({ toEndPoint: t })) },
+      ])
+    );
+    const result = await started.handle.result();
+
+    const legs = result.attempts[0]!.legs!;
+    const refused = legs.filter((l) => l.outcome === 'api-error');
+    expect(refused).toEqual([
+      expect.objectContaining({
+        startRequests: 1,
+        decidedBy: expect.stringMatching(/max_sip_pstn_sessions_per_room \(5\) reached/),
+      }),
+    ]);
+    expect(refused[0]?.stop).toBeUndefined();
+    expect(legs.filter((l) => l.outcome === 'no-answer' && l.stop === 'stopped')).toHaveLength(4);
+    expect(result).toMatchObject({ state: 'failed', outcome: 'no-answer' });
+    expect(
+      starts(call)
+        .map((r) => r.status)
+        .sort()
+    ).toEqual([200, 200, 200, 200, 400]);
+    expect(stops(call)).toHaveLength(4);
+    expect(stack.sandbox.dialOuts({ room: call.room }).map((d) => d.state)).toEqual(Array(4).fill('stopped'));
+  });
+
+  test('decide(): the backend learns the answer in one round trip, while the call goes on', async () => {
+    const call = stack.newCall();
+    const agent = 'sip:decide@team.example.com';
+    stack.sandbox.setScenario(agent, { kind: 'answer', afterMs: 50, hangUpAfterMs: 1500 });
+
+    const { decision, workflowId } = await stack.transfers.decide({
+      ...request(call, [{ toEndPoint: agent }]),
+      requestId: 'r-1',
+    });
+
+    expect(decision).toMatchObject({ state: 'answered', outcome: 'answered' });
+    expect(decision.attempts[0]?.legs?.[0]).toMatchObject({ outcome: 'answered' });
+    expect(stack.sandbox.dialOuts({ room: call.room }).map((d) => d.state)).toEqual(['answered']);
+    expect(await stack.transfers.result(workflowId)).toMatchObject({ state: 'completed' });
+  });
+
   test('cancel mid-ring: every leg is stopped, the caller stays in the room', async () => {
     const call = stack.newCall();
     const [one, two] = ['+15551230011', 'sip:two@team.example.com'];
