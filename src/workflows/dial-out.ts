@@ -78,14 +78,9 @@ export class DialOutLegs {
   }
 
   /**
-   * Whether the event is about one of this transfer's dial-outs: its `user_id` names the caller and a leg started
-   * here, or its session is one a start reply named.
+   * Applies a `dialout.*` event about one of this transfer's legs — its `user_id` names the caller and a leg started
+   * here, or its session is one a start reply named; undefined for any other event. Duplicates change nothing.
    */
-  claims(event: DailyEvent): boolean {
-    return this.legFor(event) !== undefined;
-  }
-
-  /** Applies a `dialout.*` event about one of this transfer's legs (`claims` said so). Duplicates change nothing. */
   receive(event: DailyEvent): DialOutReceipt | undefined {
     const leg = this.legFor(event);
     if (!leg) return undefined;

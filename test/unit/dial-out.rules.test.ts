@@ -45,9 +45,9 @@ describe('the dial-first rules', () => {
     expect(model.receive(event('dialout.connected', 1))).toMatchObject({ acted: true, leg: legs[1] });
     expect(legs[1]!.sessionId).toBe('dialout-1');
     const other = dialOutUserId('ffffffff-4e5f-4a6b-8c7d-9e0f1a2b3c4d', 1);
-    expect(model.claims(event('dialout.answered', 1, { userId: other, sessionId: 'x' }))).toBe(false);
+    expect(model.receive(event('dialout.answered', 1, { userId: other, sessionId: 'x' }))).toBeUndefined();
     // Not a dial-out event: the caller's leg model takes it.
-    expect(model.claims(event('dialin.stopped', 1))).toBe(false);
+    expect(model.receive(event('dialin.stopped', 1))).toBeUndefined();
   });
 
   test('the first answer wins; the others lose the race and must be stopped', () => {
