@@ -157,8 +157,39 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
     setCurrentDetails(describe(status));
   };
 
+  // Before the signal handler: signals that arrived earlier are delivered as soon as it is set.
+  const dialFirst = new DialFirst({
+    input,
+    interrupted,
+    cancelReason: () => cancelReason,
+    callerLeft: () => leg.endedBy() ?? (leg.hasLeftRoom() ? "the caller's leg left the room" : undefined),
+    progressed: (step) => {
+      if (phase !== 'trying') return;
+      if (step === 'triggered' && status.state === 'requested') setState('triggered');
+      if (step === 'initiated' && status.state !== 'initiated') setState('initiated');
+    },
+    eject: async (sessionId) => {
+      try {
+        return (await hangUp({ room: input.room, sessionId })).ended;
+      } catch (err) {
+        if (!(err instanceof ActivityFailure)) throw err;
+        log.warn('could not remove a session after the answer', { sessionId, error: err.cause?.message });
+        return false;
+      }
+    },
+    flag,
+    now,
+  });
+
   setHandler(statusQuery, () => status);
-  setHandler(dailyEventSignal, (event) => {
+  // A signal may carry several of the leg's events (a relay batch): each is applied in order, as if signaled alone.
+  setHandler(dailyEventSignal, (...events) => events.forEach(applyEvent));
+  function applyEvent(event: DailyEvent) {
+    if (input.domainId !== undefined && event.domainId !== undefined && event.domainId !== input.domainId) {
+      // Another Daily domain's leg with the same room and session ids: never this caller's evidence.
+      status.lateEvents.push(eventRecord(event, now(), false));
+      return;
+    }
     // The legs `dialFirst` attempts dialed take their own events (by the `user_id` Switchboard gave them); Daily's
     // other dial-out ringing and answers are not the caller's leg's business.
     if (dialFirst.receive(event, now())) return;
@@ -182,7 +213,7 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
       record.decidedBy = refined.decidedBy;
     }
     status.leg = leg.where();
-  });
+  }
   setHandler(
     cancelUpdate,
     async (request) => {
@@ -202,29 +233,6 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
   CancellationScope.current().cancelRequested.catch(() => {
     canceledByTemporal = true;
     cancelReason ??= 'canceled through Temporal';
-  });
-
-  const dialFirst = new DialFirst({
-    input,
-    interrupted,
-    cancelReason: () => cancelReason,
-    callerLeft: () => leg.endedBy() ?? (leg.hasLeftRoom() ? "the caller's leg left the room" : undefined),
-    progressed: (step) => {
-      if (phase !== 'trying') return;
-      if (step === 'triggered' && status.state === 'requested') setState('triggered');
-      if (step === 'initiated' && status.state !== 'initiated') setState('initiated');
-    },
-    eject: async (sessionId) => {
-      try {
-        return (await hangUp({ room: input.room, sessionId })).ended;
-      } catch (err) {
-        if (!(err instanceof ActivityFailure)) throw err;
-        log.warn('could not remove a session after the answer', { sessionId, error: err.cause?.message });
-        return false;
-      }
-    },
-    flag,
-    now,
   });
 
   setState('requested');
