@@ -162,8 +162,8 @@ export class DialFirst {
   }
 
   /**
-   * Before the transfer ends: no leg it started may still ring. Stops every loser that needs it (an answer that came
-   * after its stop, a session learned late) and, for a leg whose session id never became known, waits
+   * Before the transfer ends: no leg it started may still ring. Stops every loser that needs it (one that answered
+   * after its group was decided, a session learned late) and, for a leg whose session id never became known, waits
    * `reconcileWindowSec` for an event naming it; what stays unknown is flagged for operators.
    */
   async sweep(): Promise<void> {
@@ -229,7 +229,7 @@ export class DialFirst {
       const stoppable = model.toStop().filter((l) => l.sessionId !== undefined);
       if (stoppable.length === 0) break;
       await Promise.all(stoppable.map((l) => this.stop(l)));
-      if (stoppable.some((l) => l.stop?.result === 'failed')) break;
+      if (stoppable.some((l) => l.stop === 'failed')) break;
     }
     for (const leg of model.unreachable()) {
       const record = this.legRecord(leg);

@@ -38,10 +38,8 @@ export interface DialOutLeg {
   stopped?: DailyEvent;
   error?: DailyEvent;
   verdict?: LegVerdict;
-  /** What dialOut/stop answered, and how many facts the leg had then (a later answer needs stopping again). */
-  stop?: { result: 'stopped' | 'not-running' | 'failed'; factsSeen: number };
-  /** Facts received about the leg (events and start results), to order a stop against a late answer. */
-  facts: number;
+  /** What dialOut/stop answered. */
+  stop?: 'stopped' | 'not-running' | 'failed';
 }
 
 export type DialOutReceipt = { acted: boolean; leg: DialOutLeg };
@@ -63,7 +61,6 @@ export class DialOutLegs {
       userId: dialOutUserId(this.callerSessionId, leg),
       sent: 0,
       starts: [],
-      facts: 0,
     };
     this.legs.push(facts);
     return facts;
@@ -87,7 +84,6 @@ export class DialOutLegs {
     if (this.seen.has(event.id)) return { acted: false, leg };
     this.seen.add(event.id);
     leg.sessionId ??= event.sessionId;
-    leg.facts++;
     const slot = (
       {
         'dialout.connected': 'connected',
@@ -108,7 +104,6 @@ export class DialOutLegs {
 
   startResult(leg: DialOutLeg, result: StartResult): void {
     leg.starts.push(result);
-    leg.facts++;
     if (result.kind === 'accepted') leg.sessionId ??= result.sessionId;
     // A refusal decides only when no earlier start may have taken effect (at most once: no second leg ringing).
     if (result.kind === 'refused' && !leg.starts.some((r) => r.kind === 'unknown' || r.kind === 'accepted')) {
@@ -156,7 +151,7 @@ export class DialOutLegs {
   }
 
   stopResult(leg: DialOutLeg, result: 'stopped' | 'not-running' | 'failed'): void {
-    leg.stop = { result, factsSeen: leg.facts };
+    leg.stop = result;
   }
 
   /** dialOut/start may have rung the destination: accepted, unknown, or Daily named the leg. */
@@ -164,10 +159,13 @@ export class DialOutLegs {
     return this.evidenced(leg) || leg.starts.some((r) => r.kind === 'unknown') || leg.sent > leg.starts.length;
   }
 
-  /** The leg ended: Daily said so, or a stop after its last fact did (a later answer must be stopped again). */
+  /**
+   * The leg ended: Daily said so, or dialOut/stop did. A stop Daily took ends the leg whatever it was doing (an
+   * answered one is hung up), so an event that arrives after it — even an answer — happened before it: it is
+   * recorded, and there is nothing left to stop.
+   */
   ended(leg: DialOutLeg): boolean {
-    if (leg.stopped || leg.error) return true;
-    return leg.stop !== undefined && leg.stop.result !== 'failed' && leg.stop.factsSeen >= leg.facts;
+    return !!leg.stopped || !!leg.error || leg.stop === 'stopped' || leg.stop === 'not-running';
   }
 
   /** The legs to stop now: every one that may ring or talk and is not a winner on the call. */
@@ -194,7 +192,7 @@ export class DialOutLegs {
         return;
       }
       // Rule "second answer": the leg answered after its group was decided (another leg won, or its own ring
-      // budget ran out): recorded, and it is hung up (it is in `toStop` until a stop after this answer).
+      // budget ran out): recorded, and hung up (it is in `toStop` unless a stop already ended it).
       if (winner !== leg) {
         leg.verdict = {
           outcome: 'answered-too-late',

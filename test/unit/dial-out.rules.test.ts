@@ -65,22 +65,26 @@ describe('the dial-first rules', () => {
     expect(model.toStop()).toEqual([]);
   });
 
-  test('a second answer is hung up and recorded, also when it arrives after its stop', () => {
-    const { model, legs } = group(2);
+  test('a second answer is hung up and recorded; one that arrives after its stop is recorded only', () => {
+    const { model, legs } = group(3);
     for (const leg of legs) {
       model.requesting(leg);
       model.startResult(leg, { kind: 'accepted', sessionId: `dialout-${leg.leg}` });
     }
     model.receive(event('dialout.answered', 0));
-    model.stopResult(legs[1]!, 'stopped');
-    expect(model.toStop()).toEqual([]);
+    // Leg 2 answers before the workflow stopped it: it must be hung up.
     model.receive(event('dialout.answered', 1));
     expect(legs[1]!.verdict).toEqual({
       outcome: 'answered-too-late',
       decidedBy: expect.stringMatching(/after leg 1 won: hung up/),
     });
-    // The answer came after the stop the workflow knows of: stopping again is the only way to be sure.
-    expect(model.toStop()).toEqual([legs[1]]);
+    expect(model.toStop()).toEqual([legs[1], legs[2]]);
+    model.stopResult(legs[1]!, 'stopped');
+    model.stopResult(legs[2]!, 'stopped');
+    // Leg 3's answer is delivered after Daily took its stop: it happened before it, and the stop hung it up.
+    model.receive(event('dialout.answered', 2));
+    expect(legs[2]!.verdict?.outcome).toBe('answered-too-late');
+    expect(model.toStop()).toEqual([]);
     expect(model.winner(0)).toBe(legs[0]);
   });
 
