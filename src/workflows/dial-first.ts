@@ -119,8 +119,9 @@ export class DialFirst {
 
     const open = () => !model.decided(index) && !ctx.interrupted() && !ctx.callerLeft();
     await Promise.all(legs.map((leg, i) => this.start(leg, destinations[i]!, deadline, open)));
-    if (open()) {
-      await condition(() => !open(), Math.max(0, deadline - ctx.now()), {
+    // The budget counts from the first start: 429 waits for one leg spend it too (a caller is waiting).
+    if (open() && deadline > ctx.now()) {
+      await condition(() => !open(), deadline - ctx.now(), {
         summary: `ring timeout, destination ${index + 1} (dial first)`,
       });
     }
@@ -181,7 +182,7 @@ export class DialFirst {
       summary: `dialOut/start → ${maskEndpoint(leg.toEndPoint)} (leg ${leg.leg + 1})`,
     });
     let backoffMs = 1000;
-    while (open() && model.mayStart(leg)) {
+    while (open() && model.mayStart(leg) && ctx.now() < deadline) {
       if (leg.sent >= MAX_STARTS_PER_LEG) {
         model.closeLeg(leg, { outcome: 'api-error', decidedBy: `gave up after ${leg.sent} dialOut/start requests` });
         return;

@@ -127,16 +127,27 @@ export class DialOutLegs {
     return this.winners.has(attempt) || this.group(attempt).every((l) => l.verdict !== undefined);
   }
 
-  /** The ring budget ran out: the legs still open are `no-answer`, or `unknown` if Daily never showed them at all. */
+  /**
+   * The ring budget ran out: the legs still open are `no-answer`; `unknown` if a start may have rung but Daily never
+   * showed the leg; `api-error` if Daily never took a start (429s until the budget was spent).
+   */
   timedOut(attempt: number, seconds: number): void {
     for (const leg of this.group(attempt)) {
       if (leg.verdict) continue;
-      leg.verdict = this.evidenced(leg)
-        ? { outcome: 'no-answer', decidedBy: `no dialout.answered within ${seconds}s` }
-        : {
-            outcome: 'unknown',
-            decidedBy: `dialOut/start's outcome unknown (${this.lastUnknown(leg)}) and no dialout.* event within ${seconds}s`,
-          };
+      if (this.evidenced(leg)) {
+        leg.verdict = { outcome: 'no-answer', decidedBy: `no dialout.answered within ${seconds}s` };
+      } else if (this.mayHaveStarted(leg)) {
+        leg.verdict = {
+          outcome: 'unknown',
+          decidedBy: `dialOut/start's outcome unknown (${this.lastUnknown(leg)}) and no dialout.* event within ${seconds}s`,
+        };
+      } else {
+        const last = leg.starts.at(-1);
+        leg.verdict = {
+          outcome: 'api-error',
+          decidedBy: `Daily took no dialOut/start within ${seconds}s${last?.kind === 'not-sent' ? ` (${last.detail})` : ''}`,
+        };
+      }
     }
   }
 

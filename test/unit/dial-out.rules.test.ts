@@ -132,6 +132,18 @@ describe('the dial-first rules', () => {
     expect(legs[1]!.sessionId).toBe('dialout-1');
   });
 
+  test('ring timeout before Daily took any start (429s): api-error, nothing to stop', () => {
+    const { model, legs } = group(1);
+    model.requesting(legs[0]!);
+    model.startResult(legs[0]!, { kind: 'not-sent', detail: 'Daily: rate limited' });
+    model.timedOut(0, 5);
+    expect(legs[0]!.verdict).toEqual({
+      outcome: 'api-error',
+      decidedBy: 'Daily took no dialOut/start within 5s (Daily: rate limited)',
+    });
+    expect(model.toStop()).toEqual([]);
+  });
+
   test('a leg never sent (the group was decided first) is not stopped', () => {
     const { model, legs } = group(2);
     model.requesting(legs[0]!);
