@@ -161,6 +161,23 @@ describe.each(['docs', 'extended'] as const)("dial first under Daily's %s event 
     expect(stack.sandbox.dialOuts({ room: call.room }).map((d) => d.state)).toEqual(['stopped', 'stopped']);
   });
 
+  test('a 429 on dialOut/start: nothing rang, so it is sent again after Retry-After, and answers', async () => {
+    const call = stack.newCall();
+    const agent = 'sip:busy-api@team.example.com';
+    stack.sandbox.setScenario(agent, { kind: 'answer', afterMs: 50, hangUpAfterMs: 200 });
+    stack.sandbox.queueFault({ path: 'dialOut/start', toEndPoint: agent }, { kind: 'rate-limit', retryAfterSec: 1 });
+
+    const result = await (await stack.transfers.start(request(call, [{ toEndPoint: agent }]))).handle.result();
+
+    expect(result).toMatchObject({ state: 'completed', outcome: 'answered' });
+    expect(result.attempts[0]?.legs?.[0]).toMatchObject({ outcome: 'answered', startRequests: 2 });
+    expect(starts(call).map((r) => [r.status, r.faulted])).toEqual([
+      [429, 'rate-limit'],
+      [200, undefined],
+    ]);
+    expect(stack.sandbox.dialOuts({ room: call.room })).toHaveLength(1);
+  });
+
   test('a lost dialOut/start reply: never sent again; the leg is found by its events and stopped', async () => {
     const call = stack.newCall();
     const lost = 'sip:lost-reply@team.example.com';
