@@ -115,11 +115,25 @@ export class CallerLeg {
     attempt.sent++;
   }
 
-  requestResult(attempt: AttemptFacts, result: RequestResult): void {
+  /**
+   * `refusalAfterUnknownIsEvidence` (default true) is the rule below; false is the rule before it, kept for the
+   * histories of transfers that ran under it (the workflow's `settled-elsewhere` patch).
+   */
+  requestResult(
+    attempt: AttemptFacts,
+    result: RequestResult,
+    rules: { refusalAfterUnknownIsEvidence?: boolean } = {}
+  ): void {
     attempt.requests.push(result);
-    // Rule "refused: session unknown": Daily no longer knows the leg. After an unknown request it may have moved or
-    // ended the leg itself, so the refusal is evidence about the first request, not an outcome of its own.
-    if (result.kind === 'refused' && result.type === 'DailyInvalidSession' && !this.hasLeftRoom()) {
+    // Rule "refused: session unknown": Daily no longer knows the leg, so it is gone — unless an earlier request for
+    // the attempt is unknown: that one may have moved the leg, and the refusal is evidence about it, not an end.
+    const evidenceAboutUnknown = (rules.refusalAfterUnknownIsEvidence ?? true) && this.refusalFollowsUnknown(attempt);
+    if (
+      result.kind === 'refused' &&
+      result.type === 'DailyInvalidSession' &&
+      !this.hasLeftRoom() &&
+      !evidenceAboutUnknown
+    ) {
       this.unaddressable ??= result.detail;
     }
     this.decide(attempt);
@@ -282,6 +296,27 @@ export class CallerLeg {
     );
   }
 
+  /**
+   * Rule "connected elsewhere": an earlier destination has the caller (it answered late) and nothing says this
+   * attempt's request took effect. Nothing more may be sent for it: a request now would move a connected caller.
+   */
+  connectedElsewhere(attempt: AttemptFacts): AttemptFacts | undefined {
+    const connected = this.connectedAttempt();
+    return connected && connected !== attempt && !this.hasEvidence(attempt) ? connected : undefined;
+  }
+
+  /**
+   * Rule "a 4xx after an unknown request": the attempt's last request was refused after an earlier one whose outcome
+   * is unknown. The refusal is evidence about that earlier request (it may have moved the leg), not an outcome: the
+   * attempt is followed as if taken, and its events or the ring budget decide.
+   */
+  refusalFollowsUnknown(attempt: AttemptFacts): boolean {
+    return (
+      attempt.requests.at(-1)?.kind === 'refused' &&
+      attempt.requests.slice(0, -1).some((request) => request.kind === 'unknown')
+    );
+  }
+
   /** Presence can tell whether an unknown request took effect only if the leg was in the room before it. */
   presenceCanJudge(attempt: AttemptFacts): boolean {
     return !attempt.startedOutside && !this.hasLeftRoom() && !this.hasEvidence(attempt);
@@ -417,8 +452,7 @@ export class CallerLeg {
   private refusalVerdict(attempt: AttemptFacts): Verdict | undefined {
     const last = attempt.requests.at(-1);
     if (last?.kind !== 'refused') return undefined;
-    const earlierUnknown = attempt.requests.slice(0, -1).some((r) => r.kind === 'unknown');
-    if (earlierUnknown) return undefined; // evidence about the first request: its own events (or the timer) decide
+    if (this.refusalFollowsUnknown(attempt)) return undefined; // its own events (or the timer) decide
     // Rule "refused: session unknown, leg outside": the leg had left the room (ringing or parked after an earlier
     // destination) and Daily no longer knows it. It ended, or an earlier destination answered late: the workflow
     // waits for the evidence before closing the attempt.

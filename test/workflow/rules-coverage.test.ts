@@ -11,13 +11,13 @@
  * | a 2xx, whatever its body                                           | TC "a 2xx whose body does not parse is success: taken once, no next destination" (and every answered test)                                                                                                                                            |
  * | a 429 or a request that never reached Daily (connection refused)   | TC "429: waits for Retry-After, then sends again"; TC "Retry-After is capped: 600 s asked, maxRetryAfterSec 1 obeyed"; here "429 without Retry-After: backs off, at most 5 requests, then api-error"; here "Retry-After is capped at the ring budget"; connection refused: not reproducible with the sandbox (see below) |
  * | a documented 4xx on the first request for an attempt               | TC "404 invalid session: a typed, non-retried API error"; TC "none with a caller who never left the room" (Room not in SFU mode); here "leg in the room after a 4xx: hangup …" / "… refer …" (Call closed)                                          |
- * | a 4xx after an unknown request for the same attempt                | here "a 4xx after a lost response is evidence about the first request: its events decide" (400 Call closed); not covered for a 404 "invalid sessionId" (`ringingLegTransfer: refuse`): the workflow takes it as the leg's end (bug, reported; no test here) |
+ * | a 4xx after an unknown request for the same attempt                | here "a 4xx after a lost response is evidence about the first request: its events decide" (400 Call closed); here "a 404 after a lost response: the ringing leg is followed to its ring budget and then ended, never stranded" |
  * | "invalid sessionId" while the leg is out of the room               | late answered: TC "an answer just after the ring timeout, then a 404 for the next request"; else: here "invalid sessionId out of the room, then the caller hangs up within the window: caller-hung-up"; nothing in the window: TC "a ringing leg cannot be re-targeted …" |
  * | an unknown request and then any event for this attempt             | TC "a response lost after the transfer took effect: reconciled from `triggered`, never sent twice"; TC "a response lost on the second destination …"; crash "a SIGKILLed worker loses no transfer and repeats no transfer request" (worker lost mid-request) |
  * | an unknown request, no event, the leg in the room before it        | still in the room: TC "5xx: reconciles (no triggered, leg still in the room), then sends again"; not there: TC "presence lags: a reconcile window longer than the lag keeps a lost response from being sent twice"; TC "presence lags: a window shorter than the lag sends a lost request again (the stated limit)" |
  * | an unknown request, no event, the leg already out of the room      | TC "5xx on the second destination: never confirmed, so never sent again; unknown, and flagged" (none); here "unknown on the second destination: flagged, and the rollback still proceeds"; TC "5xx on the rollback …"                              |
  * | `answered` within the ring budget                                  | TC "room to room …", "external SIP endpoint", "PSTN with a callerId and an extension" (followed to `completed`); here "an answered call that never ends is followed for maxCallDurationSec, then the transfer ends"                                   |
- * | `answered` just after the ring budget, before a later request      | TC "an answer just after the ring timeout, then a 404 for the next request" (`ringingLegTransfer: refuse`); not covered when the next request is held by a 429: the workflow sends it again to the connected leg (bug, reported; no test here) |
+ * | `answered` just after the ring budget, before a later request      | TC "an answer just after the ring timeout, then a 404 for the next request" (`ringingLegTransfer: refuse`); here "nothing is sent to the connected caller: the waiting attempt is called off …" (next request held by a 429) |
  * | `completed` with a status                                          | busy: TC "busy"; canceled: TC "the caller hangs up while it rings"; here "a rejected destination", "a destination that fails (error)" (extended: status decides; docs: nothing is sent, the ring budget decides); here "completed with completeStatus no-answer (signed webhook)" |
  * | `completed` without status and no `answered`                       | here "completed without status and no answered: answered, and the leg is gone" (signed webhook); TC "reordered events (answered before initiated) …" meets it under docs without asserting the reason                                               |
  * | `completed` naming an earlier destination                          | TC "while following an answered call, a late completed naming an earlier destination is only recorded"                                                                                                                                                |
@@ -204,6 +204,63 @@ describe.each(['docs', 'extended'] as const)("under Daily's %s event model", (mo
         [400, 'call-closed'],
       ]);
       expect(presence(call)).toHaveLength(1);
+    });
+  });
+
+  describe('row: a 4xx after an unknown request for the same attempt (404 invalid sessionId)', () => {
+    test('a 404 after a lost response: the ringing leg is followed to its ring budget and then ended, never stranded', async () => {
+      // As above, but the second request meets a leg that rings outside the room and Daily refuses to re-target it
+      // (404 invalid sessionId). That says the first request moved the leg, not that the leg ended.
+      stack.sandbox.setModel({ presenceLagMs: 4500, ringingLegTransfer: 'refuse' });
+      stack.sandbox.setWebhookFaults({ delayMs: 5000 });
+      stack.sandbox.setScenario('sip:rings-after-lost@pbx.example.com', { kind: 'no-answer' });
+      stack.sandbox.queueFault({ path: 'sipCallTransfer' }, { kind: 'lost-response' });
+      const call = stack.newCall();
+      await sleep(5000);
+
+      const result = await transfer(
+        call,
+        [{ toEndPoint: 'sip:rings-after-lost@pbx.example.com', answerTimeoutSec: 8 }],
+        {
+          reconcileWindowSec: 3,
+        }
+      );
+
+      expect(result.attempts.map((a) => [a.outcome, a.requests])).toEqual([['no-answer', 2]]);
+      expect(sentTo(call)).toEqual([
+        'sip:rings-after-lost@pbx.example.com 200',
+        'sip:rings-after-lost@pbx.example.com 404',
+      ]);
+      // `none`: the leg the first request left ringing is ended, not abandoned.
+      expect(result).toMatchObject({ state: 'failed', fallback: { action: 'none', ok: true } });
+      expect(ejects(call)).toHaveLength(1);
+      expect(stack.sandbox.participant(call.room, call.sessionId)?.state).toBe('ended');
+    });
+  });
+
+  describe('row: an earlier destination answered late while the next request waits out a 429', () => {
+    test('nothing is sent to the connected caller: the waiting attempt is called off and the call is followed', async () => {
+      stack.sandbox.setScenario('sip:answers-late@pbx.example.com', { kind: 'answer', afterMs: 1500 });
+      stack.sandbox.setScenario('sip:never-reached@pbx.example.com', { kind: 'no-answer' });
+      stack.sandbox.queueFault(
+        { path: 'sipCallTransfer', toEndPoint: 'sip:never-reached@pbx.example.com' },
+        { kind: 'rate-limit', retryAfterSec: 3 }
+      );
+      const call = stack.newCall();
+
+      const result = await transfer(
+        call,
+        [
+          { toEndPoint: 'sip:answers-late@pbx.example.com', answerTimeoutSec: 1 },
+          { toEndPoint: 'sip:never-reached@pbx.example.com', answerTimeoutSec: 5 },
+        ],
+        { maxCallDurationSec: 3 }
+      );
+
+      expect(result).toMatchObject({ state: 'completed', outcome: 'answered' });
+      expect(result.attempts.map((a) => a.outcome)).toEqual(['no-answer', 'canceled']);
+      expect(result.attempts[1]?.decidedBy).toMatch(/not sent: the caller is with destination 1/);
+      expect(sentTo(call)).toEqual(['sip:answers-late@pbx.example.com 200', 'sip:never-reached@pbx.example.com 429']);
     });
   });
 
