@@ -71,6 +71,29 @@ describe.each(['docs', 'extended'] as const)("dial first under Daily's %s event 
     expect(dialOutStates(call)).toEqual({ [agent]: 'stopped' });
   });
 
+  test('the caller hangs up during the answered call: the destination is not left alone in the room', async () => {
+    const call = stack.newCall();
+    const agent = 'sip:long-call@team.example.com';
+    stack.sandbox.setScenario(agent, { kind: 'answer', afterMs: 50 }); // never hangs up on its own
+
+    const started = await stack.transfers.start(request(call, [{ toEndPoint: agent }]));
+    await waitFor(
+      'the destination on the call',
+      () => stack.sandbox.dialOuts({ room: call.room, state: 'answered' }).length === 1
+    );
+    await waitFor(
+      'the transfer following the call',
+      async () => (await stack.transfers.status(started.workflowId)).state === 'answered'
+    );
+    await stack.daily.ejectParticipants(call.room, [call.sessionId]);
+    const result = await started.handle.result();
+
+    expect(result).toMatchObject({ state: 'completed', outcome: 'answered' });
+    const [dialOut] = stack.sandbox.dialOuts({ room: call.room });
+    expect(stops(call).map((r) => r.body)).toEqual([{ sessionId: dialOut!.sessionId }]);
+    expect(dialOut!.state).toBe('stopped');
+  });
+
   test('no answer: the dial-out is stopped and a sipCallTransfer fallback takes the caller', async () => {
     const call = stack.newCall();
     const nobody = '+15551230009';
