@@ -4,7 +4,7 @@
  * so an unanswered attempt leaves nothing to roll back. Leg state lives in the pure `./dial-out.ts`; this module
  * sends the requests and waits.
  */
-import { condition, log, proxyActivities } from '@temporalio/workflow';
+import { ActivityFailure, condition, log, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { maskEndpoint } from '../mask';
 import type {
@@ -247,7 +247,8 @@ export class DialFirst {
     try {
       result = await stopDialOut({ room: this.ctx.input.room, sessionId: leg.sessionId! });
     } catch (err) {
-      log.warn('dialOut/stop failed', { leg: leg.leg, error: String(err) });
+      if (!(err instanceof ActivityFailure)) throw err;
+      log.warn('dialOut/stop failed', { leg: leg.leg, error: err.cause?.message ?? err.message });
       result = 'failed';
       this.ctx.flag('leg-not-ended', `dial-out leg ${leg.leg + 1}: dialOut/stop failed; it may still ring`);
     }
