@@ -163,10 +163,18 @@ describe.each(['docs', 'extended'] as const)("dial first under Daily's %s event 
     stack.sandbox.setScenario(left!, { kind: 'answer', afterMs: 200, hangUpAfterMs: 1500 });
     stack.sandbox.setScenario(right!, { kind: 'answer', afterMs: 200, hangUpAfterMs: 1500 });
 
-    const started = await stack.transfers.start(
-      request(call, [{ toEndPoint: left, ringTogether: [{ toEndPoint: right! }] }])
-    );
-    const result = await started.handle.result();
+    // Both answer within milliseconds; Daily's webhooks are slower than that (here by 1.5 s), so the second answer
+    // has happened before the workflow hears of the first: a real race, whatever the machine's load.
+    stack.sandbox.setWebhookFaults({ delayMs: 1500 });
+    let result;
+    try {
+      const started = await stack.transfers.start(
+        request(call, [{ toEndPoint: left, ringTogether: [{ toEndPoint: right! }] }])
+      );
+      result = await started.handle.result();
+    } finally {
+      stack.sandbox.setWebhookFaults({});
+    }
 
     expect(result).toMatchObject({ state: 'completed', outcome: 'answered' });
     const legs = result.attempts[0]!.legs!;
