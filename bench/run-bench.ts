@@ -17,7 +17,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { Agent, request } from 'undici';
 import { TransferClient } from '../src/client/transfers';
 import { DailyClient } from '../src/daily';
@@ -29,6 +29,8 @@ import { setupWebhook } from '../src/relay/webhook-setup';
 import type { Sandbox } from '../src/sandbox';
 import { startSandbox } from '../src/sandbox';
 import type { Timeline } from './baselines/event-source';
+import type { BurstOptions } from './burst';
+import { burstBench, DEFAULT_RING_TIMEOUT_SEC, SEARCH_SIZES } from './burst';
 import { EventSource } from './baselines/event-source';
 import type { floorTransfer } from './baselines/floor-workflow';
 import type { InMemoryResult } from './baselines/in-memory-orchestrator';
@@ -70,6 +72,8 @@ interface Options {
   latency: number;
   quick: boolean;
   temporal?: string;
+  /** `--burst N` / `--burst-search`: the burst scenario (`burst.ts`) instead of the four runs. */
+  burst?: BurstOptions;
 }
 
 function parseOptions(): Options {
@@ -79,10 +83,54 @@ function parseOptions(): Options {
     .option('--concurrency <n>', 'transfers in flight at once (default 20, --quick 10)', positiveInteger)
     .option('--quick', 'a smaller run that finishes in under a minute', false)
     .option('--temporal <host:port>', 'use this Temporal server (search attributes registered) instead of a dev server')
+    .option(
+      '--burst <n>',
+      'start N transfers at once to a destination that never answers (see bench/README.md)',
+      positiveInteger
+    )
+    .option(
+      '--burst-search [sizes]',
+      `the largest burst whose start → request sent p99 is within 2 s (sizes default ${SEARCH_SIZES.join(',')})`,
+      sizeList
+    )
+    .option('--ring-timeout <sec>', `the burst's ring timeout (default ${DEFAULT_RING_TIMEOUT_SEC})`, positiveInteger)
+    .option('--burst-system <name>', 'the burst for one system only: switchboard or floor (default both)', burstSystem)
+    .option(
+      '--dynamic-config <key=value>',
+      "the burst's dev servers: a dynamic config value (repeatable), e.g. matching.numTaskqueueReadPartitions=1",
+      dynamicConfigValue,
+      {} as Record<string, string | number | boolean>
+    )
     .parse()
-    .opts<{ transfers?: number; concurrency?: number; quick: boolean; temporal?: string }>();
+    .opts<{
+      transfers?: number;
+      concurrency?: number;
+      quick: boolean;
+      temporal?: string;
+      burst?: number;
+      burstSearch?: number[] | true;
+      ringTimeout?: number;
+      burstSystem?: 'switchboard' | 'floor';
+      dynamicConfig: Record<string, string | number | boolean>;
+    }>();
   const preset = flags.quick ? PRESETS.quick : PRESETS.full;
+  const search = flags.burstSearch !== undefined;
+  const burst: BurstOptions | undefined =
+    flags.burst !== undefined || search
+      ? {
+          sizes: search ? (flags.burstSearch === true ? SEARCH_SIZES : flags.burstSearch!) : [flags.burst!],
+          search,
+          ringTimeoutSec: flags.ringTimeout ?? DEFAULT_RING_TIMEOUT_SEC,
+          systems: flags.burstSystem ? [flags.burstSystem] : ['floor', 'switchboard'],
+          goalMs: 2000,
+          budgetSec: 20 * 60,
+          temporal: flags.temporal,
+          dynamicConfig: flags.dynamicConfig,
+          command: ['npm run bench --', ...process.argv.slice(2)].join(' '),
+        }
+      : undefined;
   return {
+    burst,
     transfers: flags.transfers ?? preset.transfers,
     concurrency: flags.concurrency ?? preset.concurrency,
     warmup: preset.warmup,
@@ -513,8 +561,44 @@ function render(phases: PhaseReport[], opts: Options, machine: MachineInfo): str
   ].join('\n');
 }
 
+/** Commander parser for `--burst-search 100,200,400`: increasing positive whole numbers. */
+function sizeList(value: string): number[] {
+  const sizes = value.split(',').map((part) => positiveInteger(part.trim()));
+  if (sizes.some((size, i) => i > 0 && size <= (sizes[i - 1] ?? 0))) {
+    throw new InvalidArgumentError('sizes must increase, e.g. 100,200,400.');
+  }
+  return sizes;
+}
+
+/** Commander parser for `--dynamic-config key=value` (a JSON value, else a string), accumulated over repeats. */
+function dynamicConfigValue(
+  value: string,
+  previous: Record<string, string | number | boolean>
+): Record<string, string | number | boolean> {
+  const match = /^([\w.]+)=(.+)$/.exec(value);
+  if (!match?.[1] || match[2] === undefined)
+    throw new InvalidArgumentError('key=value, e.g. matching.numTaskqueueReadPartitions=1.');
+  let parsed: string | number | boolean = match[2];
+  try {
+    const json: unknown = JSON.parse(match[2]);
+    if (typeof json === 'number' || typeof json === 'boolean' || typeof json === 'string') parsed = json;
+  } catch {
+    // A plain string.
+  }
+  return { ...previous, [match[1]]: parsed };
+}
+
+function burstSystem(value: string): 'switchboard' | 'floor' {
+  if (value !== 'switchboard' && value !== 'floor') throw new InvalidArgumentError('switchboard or floor.');
+  return value;
+}
+
 async function main(): Promise<void> {
   const opts = parseOptions();
+  if (opts.burst) {
+    if (opts.burst.search && opts.burst.sizes.length === 0) throw new Error('no burst sizes');
+    return burstBench(opts.burst);
+  }
   progress(`starting (${opts.quick ? 'quick' : 'full'}: ${opts.transfers} transfers, concurrency ${opts.concurrency})`);
   const temporal = await startTemporal({ address: opts.temporal });
   const connection = await Connection.connect({ address: temporal.address });

@@ -38,11 +38,18 @@ export async function startTemporal(opts: {
   address?: string;
   dbFile?: string;
   port?: number;
+  /** The dev server's dynamic config values (`--dynamic-config-value`). */
+  dynamicConfig?: Record<string, string | number | boolean>;
 }): Promise<TemporalServer> {
   if (opts.address) return { address: opts.address, version: 'external', stop: async () => undefined };
   const binary = temporalBinary();
   const before = new Set(childPidsNamed('temporal'));
-  const server = await startDevServer({ binary, port: opts.port ?? (await freePort()), dbFile: opts.dbFile });
+  const server = await startDevServer({
+    binary,
+    port: opts.port ?? (await freePort()),
+    dbFile: opts.dbFile,
+    dynamicConfig: opts.dynamicConfig,
+  });
   const pid = childPidsNamed('temporal').find((candidate) => !before.has(candidate));
   if (pid !== undefined) ownPid(pid);
   return {

@@ -4,6 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import type { TLSConfig } from '@temporalio/client';
+import type { WorkerOptions } from '@temporalio/worker';
 import { loadClientConfigProfile, toClientOptions } from '@temporalio/envconfig';
 import type { ClientConfigProfile, ClientConfigTLS } from '@temporalio/envconfig';
 import { z } from 'zod';
@@ -164,7 +165,136 @@ export function parseEnv<S extends z.ZodType>(
   return parsed.data;
 }
 
+const slots = (min: number) => z.coerce.number({ error: 'must be a whole number' }).int().min(min);
+const fraction = z.coerce.number({ error: 'must be a number' }).gt(0, 'must be above 0').max(1, 'must be at most 1');
+
+/**
+ * The worker's Temporal tuning (see README, "Worker tuning"): task pollers, task slots or the resource-based tuner, and
+ * the sticky cache. Unset variables keep Switchboard's defaults (`DEFAULT_WORKER_TUNING`).
+ */
+export const workerTuningEnv = {
+  WORKER_MAX_CONCURRENT_WORKFLOW_TASK_POLLS: slots(1).optional(),
+  WORKER_MAX_CONCURRENT_ACTIVITY_TASK_POLLS: slots(1).optional(),
+  WORKER_NONSTICKY_TO_STICKY_POLL_RATIO: fraction.optional(),
+  WORKER_MAX_CONCURRENT_WORKFLOW_TASK_EXECUTIONS: slots(2).optional(),
+  WORKER_MAX_CONCURRENT_ACTIVITY_TASK_EXECUTIONS: slots(1).optional(),
+  WORKER_MAX_CONCURRENT_LOCAL_ACTIVITY_EXECUTIONS: slots(1).optional(),
+  WORKER_MAX_CACHED_WORKFLOWS: slots(0).optional(),
+  WORKER_TUNER: z.enum(['fixed', 'resource-based'], { error: 'must be fixed or resource-based' }).optional(),
+  WORKER_TUNER_TARGET_CPU: fraction.optional(),
+  WORKER_TUNER_TARGET_MEMORY: fraction.optional(),
+};
+
+/** The worker's tuning, each field set by its `WORKER_*` variable or by `DEFAULT_WORKER_TUNING`. */
+export interface WorkerTuning {
+  /** Workflow task pollers (normal and sticky queues together; `nonStickyToStickyPollRatio` splits them). */
+  workflowTaskPolls?: number;
+  activityTaskPolls?: number;
+  nonStickyToStickyPollRatio?: number;
+  /** `fixed`: the three slot counts below; `resource-based`: slots handed out while CPU and memory stay below targets. */
+  tuner: 'fixed' | 'resource-based';
+  workflowTaskSlots?: number;
+  activityTaskSlots?: number;
+  localActivitySlots?: number;
+  targetCpu: number;
+  targetMemory: number;
+  /** Workflows kept in the sticky cache (0 turns it off: every task replays the history). */
+  maxCachedWorkflows?: number;
+}
+
+/** Switchboard's defaults where nothing is set; undefined fields keep the Temporal SDK's own defaults. */
+export const DEFAULT_WORKER_TUNING: WorkerTuning = {
+  tuner: 'fixed',
+  targetCpu: 0.8,
+  targetMemory: 0.8,
+};
+
+const tunerSlotConflict: CrossCheck = (env) =>
+  env.WORKER_TUNER === 'resource-based'
+    ? [
+        'WORKER_MAX_CONCURRENT_WORKFLOW_TASK_EXECUTIONS',
+        'WORKER_MAX_CONCURRENT_ACTIVITY_TASK_EXECUTIONS',
+        'WORKER_MAX_CONCURRENT_LOCAL_ACTIVITY_EXECUTIONS',
+      ]
+        .filter((name) => env[name] !== undefined)
+        .map((name) => `${name}: fixed slots and WORKER_TUNER=resource-based exclude each other`)
+    : [];
+
+type WorkerTuningEnv = z.output<z.ZodObject<typeof workerTuningEnv>>;
+
+export function workerTuningFrom(
+  parsed: WorkerTuningEnv,
+  defaults: WorkerTuning = DEFAULT_WORKER_TUNING
+): WorkerTuning {
+  const tuner = parsed.WORKER_TUNER ?? defaults.tuner;
+  const fixed = tuner === 'fixed';
+  return {
+    workflowTaskPolls: parsed.WORKER_MAX_CONCURRENT_WORKFLOW_TASK_POLLS ?? defaults.workflowTaskPolls,
+    activityTaskPolls: parsed.WORKER_MAX_CONCURRENT_ACTIVITY_TASK_POLLS ?? defaults.activityTaskPolls,
+    nonStickyToStickyPollRatio: parsed.WORKER_NONSTICKY_TO_STICKY_POLL_RATIO ?? defaults.nonStickyToStickyPollRatio,
+    tuner,
+    workflowTaskSlots: fixed
+      ? (parsed.WORKER_MAX_CONCURRENT_WORKFLOW_TASK_EXECUTIONS ?? defaults.workflowTaskSlots)
+      : undefined,
+    activityTaskSlots: fixed
+      ? (parsed.WORKER_MAX_CONCURRENT_ACTIVITY_TASK_EXECUTIONS ?? defaults.activityTaskSlots)
+      : undefined,
+    localActivitySlots: fixed
+      ? (parsed.WORKER_MAX_CONCURRENT_LOCAL_ACTIVITY_EXECUTIONS ?? defaults.localActivitySlots)
+      : undefined,
+    targetCpu: parsed.WORKER_TUNER_TARGET_CPU ?? defaults.targetCpu,
+    targetMemory: parsed.WORKER_TUNER_TARGET_MEMORY ?? defaults.targetMemory,
+    maxCachedWorkflows: parsed.WORKER_MAX_CACHED_WORKFLOWS ?? defaults.maxCachedWorkflows,
+  };
+}
+
+/** The `Worker.create` options a tuning stands for; fields left undefined keep the SDK's defaults. */
+export function workerTuningOptions(
+  tuning: WorkerTuning
+): Pick<
+  WorkerOptions,
+  | 'workflowTaskPollerBehavior'
+  | 'activityTaskPollerBehavior'
+  | 'nonStickyToStickyPollRatio'
+  | 'maxConcurrentWorkflowTaskExecutions'
+  | 'maxConcurrentActivityTaskExecutions'
+  | 'maxConcurrentLocalActivityExecutions'
+  | 'tuner'
+  | 'maxCachedWorkflows'
+> {
+  const options: ReturnType<typeof workerTuningOptions> = {};
+  // The SDK reads pollers from its poller behaviours (`maxConcurrent*TaskPolls` are not read by SDK 1.24).
+  if (tuning.workflowTaskPolls !== undefined) {
+    options.workflowTaskPollerBehavior = { type: 'simple-maximum', maximum: tuning.workflowTaskPolls };
+  }
+  if (tuning.activityTaskPolls !== undefined) {
+    options.activityTaskPollerBehavior = { type: 'simple-maximum', maximum: tuning.activityTaskPolls };
+  }
+  if (tuning.nonStickyToStickyPollRatio !== undefined) {
+    options.nonStickyToStickyPollRatio = tuning.nonStickyToStickyPollRatio;
+  }
+  if (tuning.tuner === 'resource-based') {
+    options.tuner = { tunerOptions: { targetCpuUsage: tuning.targetCpu, targetMemoryUsage: tuning.targetMemory } };
+  } else {
+    if (tuning.workflowTaskSlots !== undefined) options.maxConcurrentWorkflowTaskExecutions = tuning.workflowTaskSlots;
+    if (tuning.activityTaskSlots !== undefined) options.maxConcurrentActivityTaskExecutions = tuning.activityTaskSlots;
+    if (tuning.localActivitySlots !== undefined)
+      options.maxConcurrentLocalActivityExecutions = tuning.localActivitySlots;
+  }
+  if (tuning.maxCachedWorkflows !== undefined) options.maxCachedWorkflows = tuning.maxCachedWorkflows;
+  return options;
+}
+
+/** The worker's tuning alone (the engine floor's worker in the bench reads the same variables). */
+export function loadWorkerTuning(env: NodeJS.ProcessEnv = process.env): WorkerTuning {
+  const keys = Object.fromEntries(Object.keys(workerTuningEnv).map((name) => [name, true])) as {
+    [K in keyof typeof workerTuningEnv]: true;
+  };
+  return workerTuningFrom(parseEnv('worker', workerEnv.pick(keys), env, [tunerSlotConflict]));
+}
+
 const workerEnv = z.object({
+  ...workerTuningEnv,
   ...temporalEnv,
   TEMPORAL_TASK_QUEUE: z.string().default(TASK_QUEUE),
   DAILY_API_KEY: z.string({ error: 'is required (the Daily API key, or the sandbox key locally)' }),
@@ -189,10 +319,11 @@ export interface WorkerConfig {
   metricsAddress?: string;
   /** Set when traces go to an OTLP/HTTP endpoint (the exporter reads it and the other `OTEL_*` variables itself). */
   otlpEndpoint?: string;
+  tuning: WorkerTuning;
 }
 
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
-  const parsed = parseEnv('worker', workerEnv, env, [temporalTlsPair]);
+  const parsed = parseEnv('worker', workerEnv, env, [temporalTlsPair, tunerSlotConflict]);
   return {
     temporal: temporalConfigFrom(parsed, env),
     taskQueue: parsed.TEMPORAL_TASK_QUEUE,
@@ -200,5 +331,6 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     logLevel: parsed.LOG_LEVEL,
     metricsAddress: parsed.WORKER_METRICS_ADDRESS,
     otlpEndpoint: parsed.OTEL_EXPORTER_OTLP_ENDPOINT,
+    tuning: workerTuningFrom(parsed),
   };
 }

@@ -6,7 +6,7 @@ import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { WorkerOptions, WorkerPlugin } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { validateTransferInput } from './activities/validate-input';
-import { loadWorkerConfig, temporalConnectionOptions } from './config';
+import { loadWorkerConfig, temporalConnectionOptions, workerTuningOptions } from './config';
 import { DailyClient } from './daily';
 import { createLogger, temporalLogger } from './logger';
 import { prometheusTelemetry, transferMetricsSinks, WORKFLOW_METRICS_MODULES } from './telemetry/metrics';
@@ -24,7 +24,9 @@ export interface SwitchboardWorkerOptions {
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Tracing's plugin (`startTracing().workerPlugin`); a pre-built bundle then needs `WORKFLOW_TRACING_MODULES` too. */
   plugins?: WorkerPlugin[];
-  /** Extra worker options (tests tune concurrency or identity). */
+  /** Pollers, slots or tuner, sticky cache: `workerTuningOptions(config.tuning)` (the `WORKER_*` variables). */
+  settings?: ReturnType<typeof workerTuningOptions>;
+  /** Extra worker options (tests tune concurrency or identity); they win over `settings`. */
   tuning?: Partial<Pick<WorkerOptions, 'identity' | 'maxConcurrentActivityTaskExecutions' | 'shutdownGraceTime'>>;
 }
 
@@ -40,6 +42,7 @@ export function createSwitchboardWorker(opts: SwitchboardWorkerOptions): Promise
     sinks: transferMetricsSinks(),
     plugins: opts.plugins,
     shutdownGraceTime: '10s',
+    ...opts.settings,
     ...opts.tuning,
   });
 }
@@ -61,6 +64,7 @@ async function main(): Promise<void> {
       taskQueue: config.taskQueue,
       daily,
       plugins: tracing && [tracing.workerPlugin],
+      settings: workerTuningOptions(config.tuning),
     });
     // Worker.run() already drains on SIGINT/SIGTERM: in-flight activities finish, then it resolves.
     logger.info(
@@ -71,6 +75,7 @@ async function main(): Promise<void> {
         metrics: config.metricsAddress ? `http://${config.metricsAddress}/metrics` : 'off (WORKER_METRICS_ADDRESS)',
         // The origin only: an endpoint URL may carry credentials.
         traces: config.otlpEndpoint ? new URL(config.otlpEndpoint).origin : 'off (OTEL_EXPORTER_OTLP_ENDPOINT)',
+        tuning: config.tuning,
       },
       'worker started'
     );

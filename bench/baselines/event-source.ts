@@ -14,7 +14,10 @@ import { WEBHOOK_PATH } from '../../src/relay/app';
 import type { DailyEvent, TransferEventType } from '../../src/shared';
 import { dailyEventSignal, transferWorkflowId } from '../../src/shared';
 
-/** The delays of the sandbox's answered transfer (its `timing` and the destination's `answer` scenario). */
+/**
+ * The delays of the sandbox's answered transfer (its `timing` and the destination's `answer` scenario); `answerMs:
+ * Infinity` is its `no-answer` scenario: `triggered`, then `initiated` + left + stopped, and nothing more.
+ */
 export interface Timeline {
   triggeredMs: number;
   initiatedMs: number;
@@ -40,6 +43,7 @@ export class EventSource {
   /** Relay deliveries answered other than 200 and sent again, as Daily does (the relay's 503 under overload). */
   retries = 0;
   private readonly sentAt = new Map<string, number>();
+  private readonly requestedAt = new Map<string, number>();
   private readonly inflight = new Set<Promise<void>>();
   private readonly agent = new Agent({ keepAliveTimeout: 10_000 });
   private seq = 0;
@@ -54,8 +58,11 @@ export class EventSource {
       const chunks: Buffer[] = [];
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', () => {
+        const arrivedAtMs = Date.now();
+        const leg = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Leg;
+        if (!this.requestedAt.has(leg.sessionId)) this.requestedAt.set(leg.sessionId, arrivedAtMs);
         res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
-        this.transferRequested(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Leg);
+        this.transferRequested(leg);
       });
     });
   }
@@ -75,6 +82,11 @@ export class EventSource {
   /** When the event with this id was handed to the relay or to Temporal, epoch ms. */
   sentAtMs(id: string): number | undefined {
     return this.sentAt.get(id);
+  }
+
+  /** When the first transfer request for this caller leg arrived, epoch ms (the burst's "request sent"). */
+  requestedAtMs(sessionId: string): number | undefined {
+    return this.requestedAt.get(sessionId);
   }
 
   async idle(): Promise<void> {
@@ -98,6 +110,7 @@ export class EventSource {
       );
     at(t.triggeredMs, ['calltransfer.triggered']);
     at(t.triggeredMs + t.initiatedMs, ['calltransfer.initiated', 'participant.left', 'dialin.stopped']);
+    if (!Number.isFinite(t.answerMs)) return; // nobody answers: the leg rings until the workflow's ring timeout
     at(t.triggeredMs + t.initiatedMs + t.answerMs, ['calltransfer.answered']);
     at(t.triggeredMs + t.initiatedMs + t.answerMs + t.hangUpMs, ['calltransfer.completed']);
   }

@@ -15,6 +15,8 @@ export interface DevServerOptions {
   dbFile?: string;
   ip?: string;
   namespace?: string;
+  /** Dynamic config values (`--dynamic-config-value KEY=JSON`), e.g. `{ 'matching.numTaskqueueReadPartitions': 1 }`. */
+  dynamicConfig?: Record<string, string | number | boolean>;
   log?: (line: string) => void;
 }
 
@@ -37,6 +39,9 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   else args.push('--headless');
   if (opts.dbFile) args.push('--db-filename', opts.dbFile);
   for (const name of SEARCH_ATTRIBUTE_NAMES) args.push('--search-attribute', `${name}=Keyword`);
+  for (const [key, value] of Object.entries(opts.dynamicConfig ?? {})) {
+    args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
+  }
 
   const child = spawn(opts.binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];

@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as ts from 'typescript';
 import { parse } from 'yaml';
-import { loadWorkerConfig, temporalEnv } from '../../src/config';
+import { loadWorkerConfig, temporalEnv, workerTuningEnv } from '../../src/config';
 import { loadRelayConfig } from '../../src/relay/config';
 import { SEARCH_ATTRIBUTE_NAMES, searchAttributes, TASK_QUEUE } from '../../src/shared';
 import {
@@ -39,7 +39,10 @@ const sourceFiles = (dir: string): string[] =>
 
 const envName = /^[A-Z][A-Z0-9_]*$/;
 /** Exported key sets that environment schemas spread in or pass to `z.object` by name. */
-const knownShapes: Record<string, readonly string[]> = { temporalEnv: Object.keys(temporalEnv) };
+const knownShapes: Record<string, readonly string[]> = {
+  temporalEnv: Object.keys(temporalEnv),
+  workerTuningEnv: Object.keys(workerTuningEnv),
+};
 
 /**
  * The environment schemas of a file: each `z.object(...)` whose keys are all variable names (`UPPER_SNAKE`), as its

@@ -5,7 +5,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ConfigError, loadWorkerConfig, temporalConnectionOptions } from '../../src/config';
+import { ConfigError, loadWorkerConfig, temporalConnectionOptions, workerTuningOptions } from '../../src/config';
 
 let dir: string;
 beforeAll(() => {
@@ -158,5 +158,73 @@ describe('Temporal client configuration', () => {
     expect(missing.issues).toEqual([expect.stringMatching(/^TEMPORAL_CONFIG_FILE: no such file .*missing\.toml$/)]);
     const broken = configError(() => temporal({ TEMPORAL_CONFIG_FILE: file('broken.toml', '[profile.default\n') }));
     expect(broken.issues).toEqual([expect.stringMatching(/^TEMPORAL_CONFIG_FILE: cannot use the Temporal config/)]);
+  });
+});
+
+describe('worker tuning (WORKER_* variables)', () => {
+  const tuning = (env: NodeJS.ProcessEnv) => loadWorkerConfig({ DAILY_API_KEY: 'k', ...env }).tuning;
+
+  test('unset, the worker keeps the Temporal SDK’s own defaults (the burst bench found no reason to change them)', () => {
+    expect(workerTuningOptions(tuning({}))).toEqual({});
+    expect(tuning({ WORKER_TUNER: 'resource-based' })).toMatchObject({ targetCpu: 0.8, targetMemory: 0.8 });
+  });
+
+  test('pollers, slots and the sticky cache become the SDK’s options', () => {
+    const options = workerTuningOptions(
+      tuning({
+        WORKER_MAX_CONCURRENT_WORKFLOW_TASK_POLLS: '24',
+        WORKER_MAX_CONCURRENT_ACTIVITY_TASK_POLLS: '12',
+        WORKER_NONSTICKY_TO_STICKY_POLL_RATIO: '0.5',
+        WORKER_MAX_CONCURRENT_WORKFLOW_TASK_EXECUTIONS: '80',
+        WORKER_MAX_CONCURRENT_ACTIVITY_TASK_EXECUTIONS: '300',
+        WORKER_MAX_CONCURRENT_LOCAL_ACTIVITY_EXECUTIONS: '150',
+        WORKER_MAX_CACHED_WORKFLOWS: '3000',
+      })
+    );
+    expect(options).toEqual({
+      workflowTaskPollerBehavior: { type: 'simple-maximum', maximum: 24 },
+      activityTaskPollerBehavior: { type: 'simple-maximum', maximum: 12 },
+      nonStickyToStickyPollRatio: 0.5,
+      maxConcurrentWorkflowTaskExecutions: 80,
+      maxConcurrentActivityTaskExecutions: 300,
+      maxConcurrentLocalActivityExecutions: 150,
+      maxCachedWorkflows: 3000,
+    });
+    expect(workerTuningOptions(tuning({ WORKER_MAX_CACHED_WORKFLOWS: '0' })).maxCachedWorkflows).toBe(0);
+  });
+
+  test('the resource-based tuner takes its targets, and excludes fixed slot counts', () => {
+    expect(
+      workerTuningOptions(
+        tuning({ WORKER_TUNER: 'resource-based', WORKER_TUNER_TARGET_CPU: '0.7', WORKER_TUNER_TARGET_MEMORY: '0.6' })
+      ).tuner
+    ).toEqual({ tunerOptions: { targetCpuUsage: 0.7, targetMemoryUsage: 0.6 } });
+    const conflict = configError(() =>
+      tuning({ WORKER_TUNER: 'resource-based', WORKER_MAX_CONCURRENT_WORKFLOW_TASK_EXECUTIONS: '80' })
+    );
+    expect(conflict.issues).toEqual([
+      'WORKER_MAX_CONCURRENT_WORKFLOW_TASK_EXECUTIONS: fixed slots and WORKER_TUNER=resource-based exclude each other',
+    ]);
+  });
+
+  test('names each bad variable', () => {
+    const bad = configError(() =>
+      tuning({
+        WORKER_MAX_CONCURRENT_WORKFLOW_TASK_POLLS: '0',
+        WORKER_MAX_CONCURRENT_WORKFLOW_TASK_EXECUTIONS: '1',
+        WORKER_MAX_CACHED_WORKFLOWS: 'lots',
+        WORKER_NONSTICKY_TO_STICKY_POLL_RATIO: '1.5',
+        WORKER_TUNER: 'auto',
+        WORKER_TUNER_TARGET_CPU: '0',
+      })
+    );
+    expect(bad.issues.map((issue) => issue.split(':')[0]).sort()).toEqual([
+      'WORKER_MAX_CACHED_WORKFLOWS',
+      'WORKER_MAX_CONCURRENT_WORKFLOW_TASK_EXECUTIONS',
+      'WORKER_MAX_CONCURRENT_WORKFLOW_TASK_POLLS',
+      'WORKER_NONSTICKY_TO_STICKY_POLL_RATIO',
+      'WORKER_TUNER',
+      'WORKER_TUNER_TARGET_CPU',
+    ]);
   });
 });
