@@ -31,8 +31,32 @@ const endpoint = z
   .describe('A sip: URI or an E.164 number such as +15551230000');
 const sipOnly = z.string().refine(isSipUri, 'must be a sip: URI').describe('A sip: URI');
 
+const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+/** A phone number anywhere in a value: `+` and 7–15 digits, or a value of only digits and dialing punctuation. */
+const PHONE_NUMBER = /\+\d{7,15}|^[\d\s().+-]*\d{7,}[\d\s().+-]*$/;
+
+/**
+ * SIP headers for a `dialFirst` SIP destination: Daily sends the sipUri's query parameters as `X-` headers. The
+ * values are in the workflow's history, so they must not carry a phone number (personal data).
+ */
+const sipHeaders = z
+  .record(
+    z.string().regex(/^X-[A-Za-z0-9-]{1,64}$/, 'must be a header name starting with X- (letters, digits, "-")'),
+    z
+      .string()
+      .min(1)
+      .max(256)
+      .refine((v) => !PHONE_NUMBER.test(v), 'must not hold a phone number (it would be kept in the workflow history)')
+  )
+  .refine((headers) => Object.keys(headers).length <= 10, 'at most 10 headers')
+  .describe('dialFirst, SIP destinations only: X- headers sent with the dial-out (never a phone number)');
+
+const ringTogetherDestination = z
+  .object({ toEndPoint: endpoint, callerId: z.string().min(1).max(128).optional(), sipHeaders: sipHeaders.optional() })
+  .strict();
+
 const destinationFields = {
-  method: z.enum(['sipCallTransfer', 'sipRefer']).default('sipCallTransfer'),
+  method: z.enum(['sipCallTransfer', 'sipRefer', 'dialFirst']).default('sipCallTransfer'),
   toEndPoint: endpoint,
   callerId: z.string().min(1).max(128).optional(),
   extension: z
@@ -41,14 +65,62 @@ const destinationFields = {
     .optional(),
   waitBeforeExtensionDialSec: z.number().int().min(0).max(60).optional(),
   answerTimeoutSec: z.number().int().min(1).max(600).default(DEFAULTS.answerTimeoutSec),
+  sipHeaders: sipHeaders.optional(),
+  ringTogether: z
+    .array(ringTogetherDestination)
+    .min(1)
+    .max(9)
+    .optional()
+    .describe('dialFirst only: more destinations rung at the same time as toEndPoint; the first to answer wins'),
+  removeSessionIds: z
+    .array(sessionId)
+    .min(1)
+    .max(10)
+    .optional()
+    .describe('dialFirst only: sessions (a bot, say) ejected from the room once a destination answers'),
+};
+
+type DestinationShape = {
+  method: string;
+  toEndPoint: string;
+  callerId?: string;
+  extension?: string;
+  waitBeforeExtensionDialSec?: number;
+  sipHeaders?: Record<string, string>;
+  ringTogether?: Array<{ toEndPoint: string; callerId?: string; sipHeaders?: Record<string, string> }>;
+  removeSessionIds?: string[];
 };
 
 /** Daily's rules that span fields: REFER is SIP only; callerId and extension are for PSTN destinations only. */
-function checkDestination(
-  d: { method: string; toEndPoint: string; callerId?: string; extension?: string; waitBeforeExtensionDialSec?: number },
-  ctx: z.RefinementCtx
-): void {
+function checkDestination(d: DestinationShape, ctx: z.RefinementCtx): void {
   const pstn = isE164(d.toEndPoint);
+  if (d.method !== 'dialFirst') {
+    for (const field of ['sipHeaders', 'ringTogether', 'removeSessionIds'] as const) {
+      if (d[field] !== undefined) ctx.addIssue({ code: 'custom', path: [field], message: 'is for dialFirst only' });
+    }
+  }
+  const group = [d, ...(d.ringTogether ?? [])];
+  group.forEach((g, i) => {
+    const path = i === 0 ? [] : ['ringTogether', i - 1];
+    if (g.sipHeaders !== undefined && !isSipUri(g.toEndPoint)) {
+      ctx.addIssue({ code: 'custom', path: [...path, 'sipHeaders'], message: 'is only valid for a sip: destination' });
+    }
+    if (i > 0 && !isE164(g.toEndPoint) && g.callerId !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [...path, 'callerId'],
+        message: 'is only valid for a PSTN (E.164) destination',
+      });
+    }
+    const earlier = group.findIndex((other) => other.toEndPoint === g.toEndPoint);
+    if (earlier < i) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [...path, 'toEndPoint'],
+        message: 'repeats a destination of this group: each is dialed at most once',
+      });
+    }
+  });
   if (d.method === 'sipRefer' && !isSipUri(d.toEndPoint)) {
     ctx.addIssue({ code: 'custom', path: ['toEndPoint'], message: 'sipRefer needs a sip: URI destination' });
   }
@@ -72,28 +144,73 @@ function checkDestination(
  */
 function checkDistinctDestinations(
   input: {
-    attempts: Array<{ toEndPoint: string }>;
+    sessionId: string;
+    attempts: Array<Pick<DestinationShape, 'method' | 'toEndPoint' | 'ringTogether'>>;
     onExhausted: { action: string; returnTo?: string; toEndPoint?: string };
   },
   ctx: z.RefinementCtx
 ): void {
-  const first = new Map<string, number>();
-  input.attempts.forEach(({ toEndPoint }, index) => {
-    const earlier = first.get(toEndPoint);
-    if (earlier === undefined) first.set(toEndPoint, index);
-    else
-      ctx.addIssue({
-        code: 'custom',
-        path: ['attempts', index, 'toEndPoint'],
-        message: `repeats attempts.${earlier}.toEndPoint: Daily's events name only the destination, so each may appear once`,
-      });
+  /** Where each destination first appears: its attempt, and its field path. */
+  const first = new Map<string, { index: number; path: string }>();
+  input.attempts.forEach(({ toEndPoint, ringTogether }, index) => {
+    const group: Array<Array<string | number>> = [['attempts', index, 'toEndPoint']];
+    (ringTogether ?? []).forEach((_, i) => group.push(['attempts', index, 'ringTogether', i, 'toEndPoint']));
+    group.forEach((path, i) => {
+      const destination = i === 0 ? toEndPoint : ringTogether![i - 1]!.toEndPoint;
+      const earlier = first.get(destination);
+      if (earlier === undefined) first.set(destination, { index, path: path.join('.') });
+      // Repeats within one group are checkDestination's.
+      else if (earlier.index !== index)
+        ctx.addIssue({
+          code: 'custom',
+          path,
+          message: `repeats ${earlier.path}: Daily's events name only the destination, so each may appear once`,
+        });
+    });
   });
+  checkDialFirst(input.sessionId, input.attempts, ctx);
   const fallbackTarget = input.onExhausted.returnTo ?? input.onExhausted.toEndPoint;
   if (fallbackTarget !== undefined && first.has(fallbackTarget)) {
     ctx.addIssue({
       code: 'custom',
       path: ['onExhausted', input.onExhausted.returnTo !== undefined ? 'returnTo' : 'toEndPoint'],
-      message: `is also attempts.${first.get(fallbackTarget)}.toEndPoint: the fallback must go somewhere else`,
+      message: `is also ${first.get(fallbackTarget)!.path}: the fallback must go somewhere else`,
+    });
+  }
+}
+
+/**
+ * `dialFirst` rings destinations into the caller's room, so it comes before any attempt that moves the caller out of
+ * it; and its legs are found again by a `userId` built from the caller's session id, a UUID as Daily's are.
+ */
+function checkDialFirst(
+  sessionId: string,
+  attempts: Array<{ method: string; removeSessionIds?: string[] }>,
+  ctx: z.RefinementCtx
+): void {
+  const firstTransfer = attempts.findIndex((a) => a.method !== 'dialFirst');
+  attempts.forEach((a, index) => {
+    const caller = a.removeSessionIds?.indexOf(sessionId) ?? -1;
+    if (caller !== -1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['attempts', index, 'removeSessionIds', caller],
+        message: 'is the caller: the destination answers to talk with them',
+      });
+    }
+    if (a.method === 'dialFirst' && firstTransfer !== -1 && index > firstTransfer) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['attempts', index, 'method'],
+        message: `dialFirst dials into the caller's room, which attempts.${firstTransfer} (${attempts[firstTransfer]!.method}) may have moved the caller out of: put dialFirst attempts first`,
+      });
+    }
+  });
+  if (attempts.some((a) => a.method === 'dialFirst') && !UUID.test(sessionId)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['sessionId'],
+      message: "dialFirst needs the caller's Daily session id (a UUID): its dial-outs' userId is built from it",
     });
   }
 }
@@ -139,11 +256,37 @@ export const TransferRequestSchema = z.union([
   z
     .object({ ...common, ...destinationFields, requestId: z.string().min(1).max(128).optional() })
     .strict()
-    .superRefine(checkDestination)
+    .superRefine((d, ctx) => {
+      checkDestination(d, ctx);
+      checkDialFirst(d.sessionId, [d], ctx);
+    })
     .transform(
-      ({ method, toEndPoint, callerId, extension, waitBeforeExtensionDialSec, answerTimeoutSec, ...rest }) => ({
+      ({
+        method,
+        toEndPoint,
+        callerId,
+        extension,
+        waitBeforeExtensionDialSec,
+        answerTimeoutSec,
+        sipHeaders,
+        ringTogether,
+        removeSessionIds,
+        ...rest
+      }) => ({
         ...rest,
-        attempts: [{ method, toEndPoint, callerId, extension, waitBeforeExtensionDialSec, answerTimeoutSec }],
+        attempts: [
+          {
+            method,
+            toEndPoint,
+            callerId,
+            extension,
+            waitBeforeExtensionDialSec,
+            answerTimeoutSec,
+            sipHeaders,
+            ringTogether,
+            removeSessionIds,
+          },
+        ],
       })
     ),
 ]);

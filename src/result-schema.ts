@@ -1,6 +1,12 @@
 /** The workflow's result (= its `status` query) as a zod schema, so it can be published as JSON Schema. */
 import { z } from 'zod';
-import { ATTEMPT_OUTCOMES, LEG_WHERE, TRANSFER_EVENT_TYPES, type TransferStatus } from './shared';
+import {
+  ATTEMPT_OUTCOMES,
+  DIAL_OUT_LEG_OUTCOMES,
+  LEG_WHERE,
+  TRANSFER_EVENT_TYPES,
+  type TransferStatus,
+} from './shared';
 
 const outcome = z.enum(ATTEMPT_OUTCOMES);
 const state = z.enum([
@@ -33,7 +39,7 @@ export const TransferResultSchema = z.object({
   attempts: z.array(
     z.object({
       index: z.number().int(),
-      method: z.enum(['sipCallTransfer', 'sipRefer']),
+      method: z.enum(['sipCallTransfer', 'sipRefer', 'dialFirst']),
       toEndPoint: z.string(),
       startedAt: z.string(),
       endedAt: z.string().optional(),
@@ -42,6 +48,28 @@ export const TransferResultSchema = z.object({
       requests: z.number().int().describe('transfer requests sent to Daily for this attempt'),
       events: z.array(eventRecord),
       answeredAt: z.string().optional(),
+      legs: z
+        .array(
+          z.object({
+            leg: z.number().int().describe("the leg's number within the transfer (in its dial-out userId)"),
+            toEndPoint: z.string(),
+            dialOutSessionId: z.string().optional().describe("Daily's session id of the dial-out, once known"),
+            startRequests: z.number().int().describe('dialOut/start requests sent for this leg'),
+            outcome: z.enum(DIAL_OUT_LEG_OUTCOMES).optional(),
+            decidedBy: z.string().optional(),
+            stop: z
+              .enum(['stopped', 'not-running', 'failed', 'session-unknown'])
+              .optional()
+              .describe('how the workflow made sure the leg no longer rings; absent when it ended on its own'),
+            events: z.array(eventRecord),
+          })
+        )
+        .optional()
+        .describe('dialFirst only: each destination dialed'),
+      removedSessionIds: z
+        .array(z.string())
+        .optional()
+        .describe('dialFirst only: sessions ejected once a destination answered'),
     })
   ),
   fallback: z

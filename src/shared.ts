@@ -19,7 +19,21 @@ export function transferWorkflowId(room: string, sessionId: string): string {
 // Input
 // ---------------------------------------------------------------------------------------------------------------
 
-export type TransferMethod = 'sipCallTransfer' | 'sipRefer';
+/**
+ * `sipCallTransfer` and `sipRefer` move the caller's leg to the destination; `dialFirst` dials the destination into
+ * the caller's room (`dialOut/start`) and the caller never leaves it.
+ */
+export type TransferMethod = 'sipCallTransfer' | 'sipRefer' | 'dialFirst';
+
+/** SIP headers sent with a `dialFirst` SIP destination (names `X-…`), e.g. a ticket id. Never a phone number. */
+export type SipHeaders = Record<string, string>;
+
+/** Another destination of a `dialFirst` attempt, rung at the same time as its `toEndPoint`. */
+export interface RingTogetherDestination {
+  toEndPoint: string;
+  callerId?: string;
+  sipHeaders?: SipHeaders;
+}
 
 export interface TransferAttempt {
   method: TransferMethod;
@@ -32,6 +46,12 @@ export interface TransferAttempt {
   waitBeforeExtensionDialSec?: number;
   /** Daily has no ring timeout: the workflow gives up on this destination after this many seconds. */
   answerTimeoutSec: number;
+  /** `dialFirst`, SIP destinations only: headers sent with the dial-out. */
+  sipHeaders?: SipHeaders;
+  /** `dialFirst` only: more destinations rung together with `toEndPoint`; the first to answer wins. */
+  ringTogether?: RingTogetherDestination[];
+  /** `dialFirst` only: sessions (a bot, say) ejected from the room once a destination answers. */
+  removeSessionIds?: string[];
 }
 
 export type OnExhausted =
@@ -84,6 +104,10 @@ export const TRANSFER_EVENT_TYPES = [
   'calltransfer.completed',
   'participant.left',
   'dialin.stopped',
+  /** A `dialFirst` leg reached its destination (it rings). */
+  'dialout.connected',
+  /** A `dialFirst` leg's destination answered. */
+  'dialout.answered',
   'dialout.stopped',
   /** The caller's own leg failed (Daily's fatal `error_msg`): the transfer cannot go on. */
   'dialin.error',
@@ -112,8 +136,36 @@ export interface DailyEvent {
   durationSec?: number;
   /** `dialin.error` / `dialout.error` only: Daily's `error_msg`. */
   errorMessage?: string;
+  /** `dialout.*` only: the `userId` given to dialOut/start (see `dialOutUserId`). */
+  userId?: string;
+  /** `dialout.*` only: the number or SIP URI dialed. */
+  destination?: string;
   /** The domain whose webhook secret verified the event (the relay's word, not the payload's claim). */
   domainId?: string;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Dial-out legs: how their events find the transfer that started them
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * A `dialFirst` leg's `userId` (Daily echoes it as `user_id` in every `dialout.*` event; at most 36 characters):
+ * the caller's session id without its dashes, a dot, and the leg's number within the transfer. The relay turns it
+ * back into the transfer's workflow id (the event's `room` plus the caller's session id), and the workflow knows the
+ * leg by it even when the dialOut/start reply that carried the leg's own session id was lost. Daily's session ids
+ * are UUIDs, so `dialFirst` needs a UUID caller session (validation says so).
+ */
+export function dialOutUserId(callerSessionId: string, leg: number): string {
+  return `${callerSessionId.replace(/-/g, '')}.${leg}`;
+}
+
+/** The caller's session id and the leg number in a `dialOutUserId`, or undefined for any other `user_id`. */
+export function parseDialOutUserId(userId: string | undefined): { callerSessionId: string; leg: number } | undefined {
+  const match = /^([0-9a-fA-F]{8})([0-9a-fA-F]{4})([0-9a-fA-F]{4})([0-9a-fA-F]{4})([0-9a-fA-F]{12})\.(\d{1,3})$/.exec(
+    userId ?? ''
+  );
+  if (!match) return undefined;
+  return { callerSessionId: match.slice(1, 6).join('-'), leg: Number(match[6]) };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -175,6 +227,49 @@ export interface AttemptRecord {
   requests: number;
   events: EventRecord[];
   answeredAt?: string;
+  /** `dialFirst` only: each destination dialed, in order (several when rung together). */
+  legs?: DialOutLegRecord[];
+  /** `dialFirst` only: the `removeSessionIds` ejected once a destination answered. */
+  removedSessionIds?: string[];
+}
+
+export const DIAL_OUT_LEG_OUTCOMES = [
+  /** This leg's destination answered first: it is on the call with the caller. */
+  'answered',
+  /** It answered after another leg of its group had won: hung up. */
+  'answered-too-late',
+  /** Stopped unanswered because another leg of its group answered first. */
+  'lost-race',
+  'no-answer',
+  /** `dialout.stopped` before `dialout.connected`: refused before it rang (Daily sends no reason). */
+  'busy',
+  /** `dialout.stopped` after `dialout.connected`, unanswered and not stopped by us: declined or hung up. */
+  'rejected',
+  /** `dialout.error`. */
+  'failed',
+  'canceled',
+  'caller-hung-up',
+  /** dialOut/start refused (a documented 4xx, the room's session limit, or too many 429s). */
+  'api-error',
+  /** dialOut/start's outcome was never known and no `dialout.*` event named the leg: it was never sent again. */
+  'unknown',
+] as const;
+export type DialOutLegOutcome = (typeof DIAL_OUT_LEG_OUTCOMES)[number];
+
+/** One destination of a `dialFirst` attempt. */
+export interface DialOutLegRecord {
+  /** The leg's number within the transfer (in its `userId`, see `dialOutUserId`). */
+  leg: number;
+  toEndPoint: string;
+  /** Daily's session id of the dial-out, once its reply or an event told it. */
+  dialOutSessionId?: string;
+  /** dialOut/start requests sent: one, or more only when Daily said the earlier ones were not taken (429). */
+  startRequests: number;
+  outcome?: DialOutLegOutcome;
+  decidedBy?: string;
+  /** How the workflow made sure the leg no longer rings: absent when it ended on its own (or never started). */
+  stop?: 'stopped' | 'not-running' | 'failed' | 'session-unknown';
+  events: EventRecord[];
 }
 
 export type FallbackAction = OnExhausted['action'];

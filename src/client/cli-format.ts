@@ -28,8 +28,17 @@ function attemptLines(attempt: AttemptRecord): string[] {
   } else {
     lines.push(`       in progress since ${clock(attempt.startedAt)}`);
   }
-  if (attempt.requests > 1) lines.push(`       ${attempt.requests} transfer requests (resent after reconciling)`);
+  if (attempt.requests > 1 && !attempt.legs) {
+    lines.push(`       ${attempt.requests} transfer requests (resent after reconciling)`);
+  }
   if (attempt.events.length > 0) lines.push(`       events: ${attempt.events.map((e) => e.type).join(', ')}`);
+  for (const leg of attempt.legs ?? []) {
+    const stop = leg.stop
+      ? `, ${leg.stop === 'session-unknown' ? 'could not be stopped: session unknown' : leg.stop}`
+      : '';
+    lines.push(`       leg ${leg.leg + 1} → ${maskEndpoint(leg.toEndPoint)}: ${leg.outcome ?? 'ringing'}${stop}`);
+  }
+  if (attempt.removedSessionIds?.length) lines.push(`       removed: ${attempt.removedSessionIds.join(', ')}`);
   return lines;
 }
 
@@ -88,6 +97,13 @@ export function describeProgress(previous: TransferStatus | undefined, current: 
     if (!before) lines.push(`${name}: ${attempt.method} → ${maskEndpoint(attempt.toEndPoint)}`);
     for (const event of attempt.events.slice(before?.events.length ?? 0)) {
       lines.push(`${name}: ${event.type}${event.acted ? '' : ' (not acted on)'}`);
+    }
+    for (const leg of attempt.legs ?? []) {
+      const legBefore = before?.legs?.find((l) => l.leg === leg.leg);
+      for (const event of leg.events.slice(legBefore?.events.length ?? 0)) {
+        lines.push(`${name}, leg ${leg.leg + 1}: ${event.type}${event.acted ? '' : ' (not acted on)'}`);
+      }
+      if (leg.outcome && !legBefore?.outcome) lines.push(`${name}, leg ${leg.leg + 1}: ${leg.outcome}`);
     }
     if (attempt.outcome && !before?.outcome) {
       lines.push(`${name}: ${attempt.outcome}${attempt.decidedBy ? ` (${attempt.decidedBy})` : ''}`);

@@ -137,6 +137,12 @@ function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
+function sipHeader(value: string, previous: Record<string, string> = {}): Record<string, string> {
+  const match = /^([^=]+)=(.*)$/.exec(value);
+  if (!match) throw new InvalidArgumentError('must be X-Name=value.');
+  return { ...previous, [match[1]!]: match[2]! };
+}
+
 function wholeSeconds(value: string): number {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError('must be a whole number of seconds.');
   return Number(value);
@@ -176,6 +182,9 @@ function flagFor(path: string): string {
       extension: '--extension',
       waitBeforeExtensionDialSec: '--extension-wait',
       answerTimeoutSec: '--answer-timeout',
+      ringTogether: '--dial-first',
+      sipHeaders: '--sip-header',
+      removeSessionIds: '--remove-session',
     };
     return (field && flags[field]) ?? '--to';
   }
@@ -249,7 +258,11 @@ function unreachable(address: string, err: unknown): CliError {
 interface TransferFlags extends TemporalFlags {
   room: string;
   session: string;
-  to: string[];
+  to?: string[];
+  dialFirst?: string[];
+  ringTogether?: boolean;
+  sipHeader?: Record<string, string>;
+  removeSession?: string[];
   method: TransferMethod;
   callerId?: string;
   extension?: string;
@@ -272,22 +285,51 @@ function transferRequest(flags: TransferFlags): TransferRequest {
     flags.returnTo !== undefined
       ? { action: 'rollback', returnTo: flags.returnTo }
       : (flags.onExhausted ?? { action: 'rollback' });
-  const anyPstn = flags.to.some(isE164);
+  const to = flags.to ?? [];
+  const dialFirst = flags.dialFirst ?? [];
+  if (to.length === 0 && dialFirst.length === 0) {
+    throw new CliError('give at least one destination: --to or --dial-first', EXIT_CODES.usage);
+  }
+  if (flags.ringTogether && dialFirst.length < 2) {
+    throw new CliError(
+      '--ring-together rings the --dial-first destinations at once: give two or more',
+      EXIT_CODES.usage
+    );
+  }
+  // callerId goes to phone destinations, SIP headers to SIP ones: each is Daily's option for that kind only.
+  const dialed = (toEndPoint: string) => ({
+    toEndPoint,
+    ...(isE164(toEndPoint) ? { callerId: flags.callerId } : { sipHeaders: flags.sipHeader }),
+  });
+  const dialFirstAttempt = (destinations: string[]) => ({
+    method: 'dialFirst' as const,
+    ...dialed(destinations[0]!),
+    answerTimeoutSec: flags.answerTimeout,
+    ...(destinations.length > 1 && { ringTogether: destinations.slice(1).map(dialed) }),
+    removeSessionIds: flags.removeSession,
+  });
+  const dialFirstAttempts = flags.ringTogether
+    ? [dialFirstAttempt(dialFirst)]
+    : dialFirst.map((d) => dialFirstAttempt([d]));
+  const anyPstn = to.some(isE164);
   return {
     room: flags.room,
     sessionId: flags.session,
     requestId: flags.requestId,
     onExhausted,
-    attempts: flags.to.map((toEndPoint) => ({
-      method: flags.method,
-      toEndPoint,
-      answerTimeoutSec: flags.answerTimeout,
-      // The phone-only options go to the PSTN destinations of a mixed list; with none, to every destination, so
-      // validation names the mistake instead of the options being dropped silently.
-      ...(!anyPstn || isE164(toEndPoint)
-        ? { callerId: flags.callerId, extension: flags.extension, waitBeforeExtensionDialSec: flags.extensionWait }
-        : {}),
-    })),
+    attempts: [
+      ...dialFirstAttempts,
+      ...to.map((toEndPoint) => ({
+        method: flags.method,
+        toEndPoint,
+        answerTimeoutSec: flags.answerTimeout,
+        // The phone-only options go to the PSTN destinations of a mixed list; with none, to every destination, so
+        // validation names the mistake instead of the options being dropped silently.
+        ...(!anyPstn || isE164(toEndPoint)
+          ? { callerId: flags.callerId, extension: flags.extension, waitBeforeExtensionDialSec: flags.extensionWait }
+          : {}),
+      })),
+    ],
   };
 }
 
@@ -572,9 +614,22 @@ function buildProgram(ctx: Context, setExitCode: (code: ExitCode) => void): Comm
       .description('Start a transfer: move a caller leg to the first destination that answers.')
       .requiredOption('--room <name>', 'Daily room the caller is in')
       .requiredOption('--session <id>', "session id of the caller's SIP/PSTN leg")
-      .requiredOption(
+      .option(
         '--to <endpoint>',
         'destination: a sip: URI or E.164 number; repeat it for more destinations, tried in order',
+        collect
+      )
+      .option(
+        '--dial-first <endpoint>',
+        "dial this destination into the caller's room first; the caller moves nowhere until it answers (repeat: " +
+          'tried in order, before any --to)',
+        collect
+      )
+      .option('--ring-together', 'ring every --dial-first destination at once: the first to answer wins')
+      .option('--sip-header <X-Name=value>', 'a SIP header for SIP --dial-first destinations (repeat)', sipHeader)
+      .option(
+        '--remove-session <id>',
+        'with --dial-first: eject this session (a bot) once a destination answers',
         collect
       )
       .addOption(

@@ -12,7 +12,14 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import { parseTransferRequest, type TransferRequest } from '../input';
 import { maskEndpoint } from '../mask';
-import type { AttemptOutcome, TransferInput, TransferResult, TransferState, TransferStatus } from '../shared';
+import type {
+  AttemptOutcome,
+  TransferAttempt,
+  TransferInput,
+  TransferResult,
+  TransferState,
+  TransferStatus,
+} from '../shared';
 import {
   TASK_QUEUE,
   TRANSFER_WORKFLOW_TYPE,
@@ -195,15 +202,21 @@ export function listQuery(filter: TransferListFilter): string {
   return clauses.join(' AND ');
 }
 
+/** An attempt's destinations, numbers masked: a `dialFirst` group rung together reads `a + b + c`. */
+const destinationsOf = (a: TransferAttempt): string =>
+  [a.toEndPoint, ...(a.ringTogether ?? []).map((d) => d.toEndPoint)].map(maskEndpoint).join(' + ');
+
 /** One line for the Temporal UI's summary: where the caller is and where they go, numbers masked. */
 function summarize(input: TransferInput): string {
-  const destinations = input.attempts.map((a) => maskEndpoint(a.toEndPoint)).join(' → ');
+  const destinations = input.attempts.map(destinationsOf).join(' → ');
   return `Transfer ${input.room}/${input.sessionId} to ${destinations}`;
 }
 
 function detail(input: TransferInput): string {
   const lines = input.attempts.map(
-    (a, i) => `${i + 1}. ${a.method} → ${maskEndpoint(a.toEndPoint)}, answer within ${a.answerTimeoutSec}s`
+    (a, i) =>
+      `${i + 1}. ${a.method} → ${destinationsOf(a)}, answer within ${a.answerTimeoutSec}s` +
+      (a.ringTogether ? ' (rung together: the first to answer wins)' : '')
   );
   const exhausted = input.onExhausted;
   const fallback =

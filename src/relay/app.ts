@@ -1,6 +1,6 @@
 import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { transferWorkflowId } from '../shared';
+import { parseDialOutUserId, transferWorkflowId, type DailyEvent } from '../shared';
 import type { ParsedWebhook } from './daily-event';
 import { parseDailyWebhook } from './daily-event';
 import type { RelayMetrics } from './metrics';
@@ -299,7 +299,7 @@ export function createRelay(deps: RelayDeps): FastifyInstance {
         // The verified domain travels with the event: a transfer of another domain records it and never acts on it.
         const event = domainId === undefined ? parsed.event : { ...parsed.event, domainId };
         const result = spool.accept({ eventId: event.id, type: event.type, domainId, receivedAtMs }, [
-          { kind: 'signal', lane: transferWorkflowId(event.room, event.sessionId), data: JSON.stringify(event) },
+          ...transferLanes(event).map((lane) => ({ kind: 'signal' as const, lane, data: JSON.stringify(event) })),
           ...forward,
         ]);
         if (result.outcome === 'duplicate') {
@@ -329,6 +329,21 @@ export function createRelay(deps: RelayDeps): FastifyInstance {
   if (deps.serveMetrics ?? true) serveMetricsOn(app, metrics);
 
   return app;
+}
+
+/**
+ * The transfers an event is for: the one of the leg it names (`session_id`), and — for a dial-out a `dialFirst`
+ * attempt started — the transfer that dialed it, named by the `user_id` it gave the dial-out (`dialOutUserId`).
+ * Dial-out events name the dial-out's own session, never the caller's, so without it they could not find their way.
+ * Ringing and answers matter only to the dialer; the leg's end or failure also to a transfer of that leg itself
+ * (an answered destination may be transferred on).
+ */
+function transferLanes(event: DailyEvent): string[] {
+  const own = transferWorkflowId(event.room, event.sessionId);
+  const dialedBy = parseDialOutUserId(event.userId);
+  if (!dialedBy) return [own];
+  const dialer = transferWorkflowId(event.room, dialedBy.callerSessionId);
+  return event.type === 'dialout.connected' || event.type === 'dialout.answered' ? [dialer] : [own, dialer];
 }
 
 function serveMetricsOn(app: FastifyInstance, metrics: RelayMetrics): void {

@@ -43,6 +43,9 @@ const transferPayloadSchema = z.looseObject({
   notify_sip_response_code: code.optional(),
   duration: numeric.optional(),
   error_msg: z.string().optional(),
+  /** `dialout.*`: the `userId` given to dialOut/start, or null. */
+  user_id: z.string().nullable().optional(),
+  destination: z.string().optional(),
 });
 
 export type ParsedWebhook =
@@ -101,6 +104,8 @@ export function parseDailyWebhook(body: unknown): ParsedWebhook {
     notifySipResponseCode: p.notify_sip_response_code,
     durationSec: p.duration,
     errorMessage: p.error_msg,
+    // Only dial-out events carry these to the workflow: there they say which dial-out leg it is.
+    ...(type.startsWith('dialout.') && { userId: p.user_id ?? undefined, destination: p.destination }),
   };
   // Absent fields are left out rather than set to undefined, so the signal carries only what Daily sent.
   const present = Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));

@@ -12,7 +12,6 @@ import {
   ApplicationFailure,
   CancellationScope,
   CancelledFailure,
-  TimeoutFailure,
   condition,
   log,
   patched,
@@ -23,7 +22,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities, DailyFailureDetails } from '../activities';
+import type { Activities } from '../activities';
 import type * as inputActivities from '../activities/validate-input';
 import { maskEndpoint } from '../mask';
 import type {
@@ -48,6 +47,8 @@ import {
   transferWorkflowId,
 } from '../shared';
 import { CallerLeg, type AttemptFacts, type AttemptPlan, type RequestResult } from './leg';
+import { DialFirst } from './dial-first';
+import { classifyRequestFailure } from './request-failure';
 import { transferCallV1 } from './v1/transfer-call';
 
 /**
@@ -164,6 +165,30 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
     setCurrentDetails(describe(status));
   };
 
+  // Before the signal handler: signals that arrived earlier are delivered as soon as it is set.
+  const dialFirst = new DialFirst({
+    input,
+    interrupted,
+    cancelReason: () => cancelReason,
+    callerLeft: () => leg.endedBy() ?? (leg.hasLeftRoom() ? "the caller's leg left the room" : undefined),
+    progressed: (step) => {
+      if (phase !== 'trying') return;
+      if (step === 'triggered' && status.state === 'requested') setState('triggered');
+      if (step === 'initiated' && status.state !== 'initiated') setState('initiated');
+    },
+    eject: async (sessionId) => {
+      try {
+        return (await hangUp({ room: input.room, sessionId })).ended;
+      } catch (err) {
+        if (!(err instanceof ActivityFailure)) throw err;
+        log.warn('could not remove a session after the answer', { sessionId, error: err.cause?.message });
+        return false;
+      }
+    },
+    flag,
+    now,
+  });
+
   setHandler(statusQuery, () => status);
   // A signal may carry several of the leg's events (a relay batch): each is applied in order, as if signaled alone.
   setHandler(dailyEventSignal, (...events) => events.forEach(applyEvent));
@@ -173,6 +198,10 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
       status.lateEvents.push(eventRecord(event, now(), false));
       return;
     }
+    // The legs `dialFirst` attempts dialed take their own events (by the `user_id` Switchboard gave them); Daily's
+    // other dial-out ringing and answers are not the caller's leg's business.
+    if (dialFirst.receive(event, now())) return;
+    if (event.type === 'dialout.connected' || event.type === 'dialout.answered') return;
     const receipt = leg.receive(event);
     if (!receipt.acted && (receipt.why === 'other-leg' || receipt.why === 'duplicate')) return;
     const entry = eventRecord(event, now(), receipt.acted);
@@ -458,6 +487,24 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
       status.attempts.push(record);
       status.currentAttempt = index;
       if (index > 0) upsert([searchAttributes.method, attempt.method]);
+      if (attempt.method === 'dialFirst') {
+        const outcome = await dialFirst.run(index, attempt, record);
+        status.outcome = outcome;
+        status.leg = leg.where();
+        if (outcome === 'answered') {
+          setState('answered');
+          phase = 'following';
+          decided = structuredCloneStatus(status);
+          const duration = await dialFirst.follow(index);
+          if (duration !== undefined) status.callDurationSec = duration;
+          return 'completed';
+        }
+        setState(status.state);
+        // Validation puts dialFirst attempts before any transfer: the caller never left the room for them.
+        if (outcome === 'caller-hung-up' || leg.isGone()) return 'failed';
+        if (outcome === 'canceled') return 'canceled';
+        continue;
+      }
       const facts = await runAttempt(
         { index, method: attempt.method, toEndPoint: attempt.toEndPoint },
         attempt,
@@ -486,7 +533,12 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
     return fallBack();
   }
 
-  const finalState = await CancellationScope.nonCancellable(run);
+  const finalState = await CancellationScope.nonCancellable(async () => {
+    const state = await run();
+    // No dial-out this transfer started may ring on once it ends (a no-op without `dialFirst` attempts).
+    await dialFirst.sweep();
+    return state;
+  });
   if (cancelReason && finalState !== 'completed') status.canceledBy = cancelReason;
   status.leg = leg.where();
   setState(cancelReason && finalState !== 'completed' ? 'canceled' : finalState);
@@ -530,32 +582,7 @@ async function requestTransfer(
     });
     return { result: { kind: 'accepted' } };
   } catch (err) {
-    if (!(err instanceof ActivityFailure)) throw err;
-    const cause = err.cause;
-    if (cause instanceof TimeoutFailure) {
-      return { result: { kind: 'unknown', detail: 'transfer request timed out (worker lost?)' } };
-    }
-    if (!(cause instanceof ApplicationFailure)) {
-      return { result: { kind: 'unknown', detail: cause?.message ?? err.message } };
-    }
-    const detail = `Daily: ${cause.message}`;
-    switch (cause.type) {
-      case FailureTypes.rateLimited:
-        return {
-          result: { kind: 'not-sent', detail },
-          retryAfterMs: (cause.details?.[0] as DailyFailureDetails | undefined)?.retryAfterMs,
-        };
-      case FailureTypes.networkError:
-        return { result: { kind: 'not-sent', detail } };
-      // A 2xx is success whatever its body: Daily took the request.
-      case FailureTypes.invalidResponse:
-        return { result: { kind: 'accepted' } };
-      case FailureTypes.outcomeUnknown:
-      case FailureTypes.serverError:
-        return { result: { kind: 'unknown', detail } };
-      default:
-        return { result: { kind: 'refused', type: cause.type ?? 'unknown', detail } };
-    }
+    return classifyRequestFailure(err, 'transfer request');
   }
 }
 
@@ -591,7 +618,11 @@ function describe(status: TransferStatus): string {
   const header = `**${status.state}**${status.outcome ? ` — last outcome: ${status.outcome}` : ''}${status.leg ? ` — caller: ${status.leg}` : ''}`;
   const attempts = status.attempts.map((a) => {
     const outcome = a.outcome ? `${a.outcome}${a.decidedBy ? ` (${a.decidedBy})` : ''}` : 'in progress';
-    return `${a.index + 1}. ${a.method} → ${maskEndpoint(a.toEndPoint)}: ${outcome}`;
+    const legs = (a.legs ?? []).map(
+      (l) =>
+        `\n   - leg ${l.leg + 1} → ${maskEndpoint(l.toEndPoint)}: ${l.outcome ?? 'ringing'}${l.stop ? ` (${l.stop})` : ''}`
+    );
+    return `${a.index + 1}. ${a.method} → ${maskEndpoint(a.toEndPoint)}: ${outcome}${legs.join('')}`;
   });
   const fallback = status.fallback ? [`fallback ${status.fallback.action}: ${status.fallback.detail}`] : [];
   const attention = status.needsAttention ? [`needs attention: ${status.needsAttention}`] : [];

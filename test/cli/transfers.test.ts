@@ -145,6 +145,31 @@ describe('transfer --wait', () => {
   });
 });
 
+describe('transfer --dial-first', () => {
+  test('--ring-together rings the destinations as one group, before the --to fallback; the summary shows each leg', async () => {
+    const call = stack.newCall();
+
+    const result = await cli(
+      ...transferArgs(call, '--dial-first', RINGS, '--dial-first', ANSWERS, '--ring-together'),
+      ...['--sip-header', 'X-Ticket=T-7', '--to', RINGS_TOO, '--wait']
+    );
+
+    expect(result).toMatchObject({ code: EXIT_CODES.ok, err: '' });
+    expect(result.out).toMatch(/1\. dialFirst → sip:nobody@pbx\.example\.com\n +answered/);
+    expect(result.out).toContain(`leg 1 → ${RINGS}: lost-race, stopped`);
+    expect(result.out).toContain(`leg 2 → ${ANSWERS}: answered`);
+    const status = await statusOf(transferWorkflowId(call.room, call.sessionId));
+    expect(status.attempts.map((a) => a.method)).toEqual(['dialFirst']);
+    expect(
+      stack.sandbox
+        .requests({ path: 'dialOut/start', room: call.room })
+        .map((r) => (r.body as { sipUri: string }).sipUri)
+        .sort()
+    ).toEqual([`${ANSWERS}?X-Ticket=T-7`, `${RINGS}?X-Ticket=T-7`]);
+    expect(stack.sandbox.requests({ path: 'sipCallTransfer', room: call.room })).toEqual([]);
+  });
+});
+
 describe('transfer, then status and list', () => {
   test('without --wait: prints the workflow id and how to follow it; status and list find it', async () => {
     const call = stack.newCall();
@@ -233,7 +258,16 @@ describe('cancel, and one transfer per caller leg', () => {
 describe('errors', () => {
   test.each([
     ['a missing --room', ['transfer', '--session', 's1', '--to', ANSWERS], /required option '--room <name>'/],
-    ['a missing --to', ['transfer', '--room', 'r1', '--session', 's1'], /required option '--to <endpoint>'/],
+    [
+      'no destination',
+      ['transfer', '--room', 'r1', '--session', 's1'],
+      /give at least one destination: --to or --dial-first/,
+    ],
+    [
+      '--ring-together with one --dial-first',
+      ['transfer', '--room', 'r1', '--session', 's1', '--dial-first', ANSWERS, '--ring-together'],
+      /--ring-together rings the --dial-first destinations at once: give two or more/,
+    ],
     [
       'an unknown option',
       ['transfer', '--room', 'r1', '--session', 's1', '--to', ANSWERS, '--frobnicate'],

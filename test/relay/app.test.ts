@@ -5,7 +5,7 @@ import type { RelayDeps, SignalClient } from '../../src/relay/app';
 import { createRelayMetrics } from '../../src/relay/metrics';
 import type { RelayMetrics } from '../../src/relay/metrics';
 import { Spool } from '../../src/relay/spool';
-import type { DailyEvent } from '../../src/shared';
+import { dialOutUserId, transferWorkflowId, type DailyEvent } from '../../src/shared';
 import { waitFor } from '../helpers/wait';
 import type { Delivery } from './deliveries';
 import { SECRET, signed, transferEvent } from './deliveries';
@@ -132,6 +132,44 @@ describe('POST /webhooks/daily', () => {
     ]);
     expect(await counter(relay.metrics, 'webhooks_signaled_total', { type: 'calltransfer.initiated' })).toBe(1);
     expect(await counter(relay.metrics, 'webhooks_received_total', { type: 'calltransfer.initiated' })).toBe(1);
+  });
+
+  test("routes a dialFirst leg's dialout.* events to the transfer that dialed it, by their user_id", async () => {
+    const relay = await build();
+    const caller = '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
+    const dialOut = (type: string, userId: string | null) =>
+      transferEvent(type, {
+        room: 'support',
+        session_id: 'dialout-9',
+        user_id: userId,
+        destination: 'sip:agent@example.com',
+        caller_id: null,
+      });
+    const answered = dialOut('dialout.answered', dialOutUserId(caller, 2));
+    const stopped = dialOut('dialout.stopped', dialOutUserId(caller, 2));
+    const customers = dialOut('dialout.answered', 'agent-7');
+    for (const event of [answered, stopped, customers])
+      expect((await deliver(relay, signed(event))).statusCode).toBe(200);
+    await drained(relay);
+
+    const dialer = transferWorkflowId('support', caller);
+    const own = transferWorkflowId('support', 'dialout-9');
+    // Ringing and answers only to the dialer; the leg's end to it and to a transfer of the leg itself; a customer's
+    // own dial-out as any event: to its own session's transfer.
+    expect(relay.sent.map((s) => [s.event.id, s.workflowId]).sort()).toEqual(
+      [
+        [answered.id, dialer],
+        [stopped.id, own],
+        [stopped.id, dialer],
+        [customers.id, own],
+      ].sort()
+    );
+    expect(relay.sent.find((s) => s.event.id === answered.id)?.event).toMatchObject({
+      type: 'dialout.answered',
+      sessionId: 'dialout-9',
+      userId: dialOutUserId(caller, 2),
+      destination: 'sip:agent@example.com',
+    });
   });
 
   test("answers Daily's verification request with 200, signed or not, and signals nothing", async () => {

@@ -94,3 +94,74 @@ test('the published JSON Schemas are current (run `npm run schema` after changin
     expect(committed).toEqual(schema);
   }
 });
+
+describe('dialFirst', () => {
+  const caller = '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
+
+  test('a group rung together with its options passes through, defaults added', () => {
+    const attempt = {
+      method: 'dialFirst',
+      toEndPoint: 'sip:a@team.example',
+      sipHeaders: { 'X-Ticket': 'T-42' },
+      ringTogether: [{ toEndPoint: '+15551230000', callerId: 'number-id' }, { toEndPoint: 'sip:b@team.example' }],
+      removeSessionIds: ['bot-1'],
+    };
+    const input = parseTransferRequest(
+      { room: 'r', sessionId: caller, attempts: [attempt, { toEndPoint: 'sip:desk@b.example' }] },
+      newId
+    );
+    expect(input.attempts).toEqual([
+      { ...attempt, answerTimeoutSec: 30 },
+      { method: 'sipCallTransfer', toEndPoint: 'sip:desk@b.example', answerTimeoutSec: 30 },
+    ]);
+  });
+
+  test("Daily's and the transfer's rules, each named by its field", () => {
+    expect(
+      issuesOf({
+        room: 'r',
+        sessionId: caller,
+        attempts: [
+          { toEndPoint: 'sip:desk@b.example', ringTogether: [{ toEndPoint: 'sip:x@b.example' }] },
+          {
+            method: 'dialFirst',
+            toEndPoint: '+15551230000',
+            sipHeaders: { 'X-Callback': '+15557654321' },
+            ringTogether: [{ toEndPoint: '+15551230000' }, { toEndPoint: 'sip:c@b.example', callerId: 'n' }],
+          },
+        ],
+      })
+    ).toEqual([
+      'attempts.0.ringTogether: is for dialFirst only',
+      'attempts.1.sipHeaders.X-Callback: must not hold a phone number (it would be kept in the workflow history)',
+      'attempts.1.sipHeaders: is only valid for a sip: destination',
+      'attempts.1.ringTogether.0.toEndPoint: repeats a destination of this group: each is dialed at most once',
+      'attempts.1.ringTogether.1.callerId: is only valid for a PSTN (E.164) destination',
+      "attempts.1.method: dialFirst dials into the caller's room, which attempts.0 (sipCallTransfer) may have moved the caller out of: put dialFirst attempts first",
+    ]);
+    expect(
+      issuesOf({
+        room: 'r',
+        sessionId: caller,
+        attempts: [{ method: 'dialFirst', toEndPoint: 'sip:a@b.example', removeSessionIds: ['bot', caller] }],
+      })
+    ).toEqual(['attempts.0.removeSessionIds.1: is the caller: the destination answers to talk with them']);
+    expect(
+      issuesOf({ room: 'r', sessionId: 'not-a-uuid', method: 'dialFirst', toEndPoint: 'sip:a@b.example' })
+    ).toEqual([
+      "sessionId: dialFirst needs the caller's Daily session id (a UUID): its dial-outs' userId is built from it",
+    ]);
+    expect(
+      issuesOf({
+        room: 'r',
+        sessionId: caller,
+        attempts: [
+          { method: 'dialFirst', toEndPoint: 'sip:a@b.example', ringTogether: [{ toEndPoint: 'sip:b@b.example' }] },
+          { method: 'dialFirst', toEndPoint: 'sip:b@b.example' },
+        ],
+      })
+    ).toEqual([
+      "attempts.1.toEndPoint: repeats attempts.0.ringTogether.0.toEndPoint: Daily's events name only the destination, so each may appear once",
+    ]);
+  });
+});
