@@ -35,7 +35,12 @@ const RETRY_BASE_MS = 200;
 const RETRY_CAP_MS = 400;
 const WHOLE_RETRY_SCHEDULE_MS = RETRY_BASE_MS + 3 * RETRY_CAP_MS;
 /** Temporal stays down this long: three whole retry schedules, and long enough for the calls below to play out. */
-const OUTAGE_MS = Math.max(3 * WHOLE_RETRY_SCHEDULE_MS, 5000);
+const OUTAGE_MS = Math.max(3 * WHOLE_RETRY_SCHEDULE_MS, 8000);
+/**
+ * The unanswered destination's ring budget ends during the outage. The rollback gets the same budget (the longest of
+ * the attempts'), and its `answered` must make it through relay and worker catching up after the outage: 5 s, not 3.
+ */
+const NEVER_RING_SEC = 5;
 jest.setTimeout(240_000);
 
 /** Answers 2.5 s after the request and hangs up 1 s later: while Temporal is away, so its events wait in the spool. */
@@ -123,7 +128,7 @@ describe.each(['docs', 'extended'] as const)("Temporal away while transfers ring
           attempts: [
             call.answers
               ? { method: 'sipCallTransfer', toEndPoint: ANSWERS, answerTimeoutSec: 60 }
-              : { method: 'sipCallTransfer', toEndPoint: NEVER, answerTimeoutSec: 3 },
+              : { method: 'sipCallTransfer', toEndPoint: NEVER, answerTimeoutSec: NEVER_RING_SEC },
           ],
           onExhausted: { action: 'rollback' },
         })
