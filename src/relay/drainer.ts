@@ -95,6 +95,24 @@ export function startDrainer(opts: DrainerOptions): Drainer {
     return Math.round(ceiling * (0.5 + Math.random() / 2));
   };
 
+  /** Lanes waiting out a backoff after a failed try. */
+  const backingOff = new Set<string>();
+  /**
+   * A try succeeded: the target is back (Temporal after an outage), so lanes waiting out a backoff try now instead
+   * of up to `retryCapMs` later. While they wait, workflow timers that expired during the outage are firing, and an
+   * `answered` held in the spool must not lose to them by seconds.
+   */
+  const targetIsBack = () => {
+    for (const key of backingOff) {
+      const waiting = lanes.get(key);
+      if (waiting?.timer === undefined) continue;
+      clearTimeout(waiting.timer);
+      waiting.timer = undefined;
+      makeReady(key);
+    }
+    backingOff.clear();
+  };
+
   const settle = (laneKey: string, lane: Lane, jobs: readonly Job[], result: JobResult) => {
     if (result.result === 'retry') {
       // Jobs that joined the batch later share its backoff: they stay behind the head, in order.
@@ -102,12 +120,15 @@ export function startDrainer(opts: DrainerOptions): Drainer {
       for (const job of jobs) opts.spool.retryLater(job.seq, Date.now() + delay, result.error);
       lane.timer = setTimeout(() => {
         lane.timer = undefined;
+        backingOff.delete(laneKey);
         makeReady(laneKey);
         pump();
       }, delay);
       lane.timer.unref();
+      backingOff.add(laneKey);
       return;
     }
+    if (result.result === 'done') targetIsBack();
     for (const job of jobs) {
       if (result.result === 'done') opts.spool.complete(job.seq);
       else opts.spool.deadLetter(job, result.reason, result.detail);

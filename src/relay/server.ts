@@ -44,8 +44,10 @@ export async function startRelay(config: RelayConfig, opts: { logger?: Logger } 
   // Lazy: the relay starts (reporting not-ready, spooling what Daily sends) while Temporal is still coming up.
   const connection = Connection.lazy({
     ...temporalConnectionOptions(config.temporal),
-    // gRPC's default reconnect backoff grows to minutes; after an outage the spool should drain within seconds.
-    channelArgs: { 'grpc.max_reconnect_backoff_ms': 5000 },
+    // gRPC's default reconnect backoff grows to minutes. After an outage the spool must drain within a second or so:
+    // workflow timers that expired meanwhile fire as soon as Temporal is back, and the events that would have
+    // decided those attempts are waiting here. A reconnect try a second against a server that is down costs nothing.
+    channelArgs: { 'grpc.initial_reconnect_backoff_ms': 250, 'grpc.max_reconnect_backoff_ms': 1000 },
     // No client-side retries: the drainer retries a failed signal itself, from the spool. The SDK's retry
     // interceptor would overshoot the signal deadline, and its timers could fire after the connection closed.
     interceptors: [],

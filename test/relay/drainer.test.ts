@@ -124,4 +124,28 @@ describe('drainer batching', () => {
     ).toEqual(['e5', 'e6']);
     expect(spool.pending('signal')).toEqual([]);
   });
+
+  test('a success wakes the lanes waiting out a backoff: they try again at once, not at the end of it', async () => {
+    const tries: string[] = [];
+    let temporalUp = false;
+    const drainer = startDrainer({
+      spool,
+      kind: 'signal',
+      maxBatch: 16,
+      // A backoff far longer than the test's patience: only the wake-up can make the lane try again in time.
+      retryBaseMs: 600_000,
+      retryCapMs: 600_000,
+      handle: async ([job]) => {
+        tries.push(job.data);
+        return temporalUp ? { result: 'done' } : { result: 'retry', error: 'UNAVAILABLE' };
+      },
+    });
+    drainer.enqueue(spoolEvent(spool, 'held-in-outage', 'held'));
+    await waitFor('the failed try', () => tries.length === 1);
+    temporalUp = true;
+    drainer.enqueue(spoolEvent(spool, 'after-outage', 'fresh'));
+    await waitFor('the held lane tried again', () => drainer.size() === 0, 5_000);
+    await drainer.stop();
+    expect(tries).toEqual(['held', 'fresh', 'held']);
+  });
 });
