@@ -116,6 +116,7 @@ const common = {
   maxCallDurationSec: z.number().int().min(1).max(86_400).default(DEFAULTS.maxCallDurationSec),
   reconcileWindowSec: z.number().int().min(1).max(300).default(DEFAULTS.reconcileWindowSec),
   maxRetryAfterSec: z.number().int().min(0).max(600).default(DEFAULTS.maxRetryAfterSec),
+  domainId: z.string().min(1).max(128).optional(),
 };
 
 /** The workflow's own input: what backends in any language send when they start `transferCall`. */

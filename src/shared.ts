@@ -65,6 +65,11 @@ export interface TransferInput {
    * the missing `triggered` alone once the leg may be out of the room. Cover how late webhooks can arrive.
    */
   reconcileWindowSec: number;
+  /**
+   * The Daily domain the call belongs to, when the relay serves several (`DAILY_WEBHOOK_SECRETS`): events verified
+   * with another domain's secret are recorded and never acted on, even if room and session ids collide.
+   */
+  domainId?: string;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -107,6 +112,8 @@ export interface DailyEvent {
   durationSec?: number;
   /** `dialin.error` / `dialout.error` only: Daily's `error_msg`. */
   errorMessage?: string;
+  /** The domain whose webhook secret verified the event (the relay's word, not the payload's claim). */
+  domainId?: string;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -213,7 +220,12 @@ export type TransferResult = TransferStatus;
 // Messages
 // ---------------------------------------------------------------------------------------------------------------
 
-export const dailyEventSignal = defineSignal<[DailyEvent]>('dailyEvent');
+/**
+ * Daily's events for one caller leg. One signal may carry several, in the order they arrived: the relay sends a leg's
+ * queued events together (one history event and one workflow task instead of one per event). Senders may always send
+ * one. Workers must understand several before relays send several (see `RELAY_SIGNAL_BATCH`).
+ */
+export const dailyEventSignal = defineSignal<[DailyEvent, ...DailyEvent[]]>('dailyEvent');
 export const statusQuery = defineQuery<TransferStatus>('status');
 export interface CancelRequest {
   reason?: string;

@@ -59,7 +59,8 @@ test('every committed history replays against the current workflow code', async 
     if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
   }
   expect(failures).toEqual([]);
-});
+  // Bundling the workflow code and replaying every history takes well over a minute on a busy 2-core machine.
+}, 240_000);
 
 test('a change that is not behind patched() is caught', async () => {
   const workflowBundle = await bundleWorkflowCode({

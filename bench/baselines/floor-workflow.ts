@@ -31,10 +31,12 @@ const { requestFloorTransfer } = proxyActivities<FloorActivities>({
 export async function floorTransfer(input: FloorInput): Promise<FloorResult> {
   const events: FloorEvent[] = [];
   const seen = new Set<string>();
-  setHandler(dailyEventSignal, (event) => {
-    if (seen.has(event.type)) return;
-    seen.add(event.type);
-    events.push({ id: event.id, type: event.type, receivedAtMs: Date.now() });
+  setHandler(dailyEventSignal, (...batch) => {
+    for (const event of batch) {
+      if (seen.has(event.type)) continue;
+      seen.add(event.type);
+      events.push({ id: event.id, type: event.type, receivedAtMs: Date.now() });
+    }
   });
   await validateFloorInput(input);
   await requestFloorTransfer(input);

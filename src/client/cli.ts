@@ -86,6 +86,8 @@ class CliError extends Error {
 
 /** Success means the caller ended up somewhere on purpose; `failed` and `canceled` do not. */
 const SUCCESSFUL_STATES: readonly TransferState[] = ['completed', 'rolled_back', 'referred'];
+/** At the decision an answered call is still being followed (`answered`): that is success too. */
+const DECIDED_OK_STATES: readonly TransferState[] = [...SUCCESSFUL_STATES, 'answered'];
 /** Exhaustive by construction: a new state or outcome in shared.ts fails to compile until it is listed here. */
 const STATES = Object.keys({
   requested: 1,
@@ -256,8 +258,11 @@ interface TransferFlags extends TemporalFlags {
   onExhausted?: OnExhausted;
   returnTo?: string;
   requestId?: string;
-  wait?: boolean;
+  /** `end` (also plain `--wait`): follow it live to the end. `decision`: one round trip, until it is decided. */
+  wait?: WaitUntil;
 }
+
+type WaitUntil = 'end' | 'decision';
 
 function transferRequest(flags: TransferFlags): TransferRequest {
   if (flags.returnTo !== undefined && flags.onExhausted !== undefined && flags.onExhausted.action !== 'rollback') {
@@ -290,6 +295,14 @@ async function transferCommand(ctx: Context, flags: TransferFlags & GlobalFlags)
   const request = transferRequest(flags);
   const out = (text: string) => ctx.io.stdout.write(text);
   return withTransfers(ctx, flags, async (transfers) => {
+    if (flags.wait === 'decision') {
+      // Update-with-start: started (or joined, same request id) and decided in one call, without polling.
+      const { workflowId, decision } = await transfers.decide(request);
+      out(
+        flags.json ? `${JSON.stringify(decision)}\n` : `Transfer ${workflowId} decided.\n\n${formatStatus(decision)}`
+      );
+      return DECIDED_OK_STATES.includes(decision.state) ? EXIT_CODES.ok : EXIT_CODES.unsuccessful;
+    }
     const started = await transfers.start(request);
     const { workflowId } = started;
     if (!flags.wait) {
@@ -584,7 +597,15 @@ function buildProgram(ctx: Context, setExitCode: (code: ExitCode) => void): Comm
       )
       .option('--return-to <sip-uri>', "with rollback: where the caller goes back to (default: the room's SIP URI)")
       .option('--request-id <id>', 'idempotency key: starting again with it returns the running transfer')
-      .option('--wait', 'follow the transfer live until it ends; with --json, print only the final state')
+      .addOption(
+        new Option(
+          '--wait [until]',
+          'follow the transfer live until it ends; "--wait decision" returns as soon as it is decided (answered, ' +
+            'fell back, failed), in one round trip; with --json, print only that state'
+        )
+          .choices(['end', 'decision'])
+          .preset('end')
+      )
   )
     .option('--task-queue <name>', 'task queue the worker polls (TEMPORAL_TASK_QUEUE; default "switchboard")')
     .action(action((_opts: unknown, command: Command) => transferCommand(ctx, flagsOf<TransferFlags>(command))));

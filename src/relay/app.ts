@@ -44,6 +44,8 @@ export interface RelayDeps {
   signalTimeoutMs?: number;
   /** Signals in flight at once while draining (one at a time per transfer). Default 32. */
   drainConcurrency?: number;
+  /** A caller leg's queued events sent in one signal, at most. Default `DEFAULT_SIGNAL_BATCH`. */
+  signalBatch?: number;
   /** The drainer's backoff between tries of a job that failed (Temporal away). Defaults 250 ms and 10 s. */
   retryBaseMs?: number;
   retryCapMs?: number;
@@ -139,6 +141,7 @@ export function createRelay(deps: RelayDeps): FastifyInstance {
     temporal: deps.temporal,
     signalTimeoutMs: deps.signalTimeoutMs ?? 5000,
     concurrency: deps.drainConcurrency,
+    maxBatch: deps.signalBatch,
     retryBaseMs: deps.retryBaseMs,
     retryCapMs: deps.retryCapMs,
     metrics,
@@ -293,7 +296,8 @@ export function createRelay(deps: RelayDeps): FastifyInstance {
           request.log.info({ eventId: parsed.id, type: parsed.type, reason, detail }, 'event dead-lettered');
           return accept(reply, 'dead_lettered');
         }
-        const { event } = parsed;
+        // The verified domain travels with the event: a transfer of another domain records it and never acts on it.
+        const event = domainId === undefined ? parsed.event : { ...parsed.event, domainId };
         const result = spool.accept({ eventId: event.id, type: event.type, domainId, receivedAtMs }, [
           { kind: 'signal', lane: transferWorkflowId(event.room, event.sessionId), data: JSON.stringify(event) },
           ...forward,

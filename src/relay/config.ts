@@ -5,6 +5,7 @@ import { parseEnv, temporalConfigFrom, temporalEnv, temporalTlsPair } from '../c
 import { DEFAULT_DAILY_API_BASE } from '../daily/client';
 import type { WebhookSecrets } from './webhook-auth';
 import { isBase64Secret } from './webhook-auth';
+import { DEFAULT_SIGNAL_BATCH } from './signal-drainer';
 
 export interface RelayConfig {
   temporal: TemporalConfig;
@@ -24,6 +25,8 @@ export interface RelayConfig {
   metricsPort?: number;
   /** Signals in flight at once while draining the spool (across transfers; one at a time per transfer). */
   drainConcurrency?: number;
+  /** A caller leg's queued events sent in one signal, at most (1: one signal per event). */
+  signalBatch?: number;
 }
 
 /** `RELAY_SPOOL_PATH` when unset: beside the rest of Switchboard's local data. */
@@ -81,6 +84,7 @@ const relayEnv = z.object({
     .max(65535, 'must be a port number')
     .optional(),
   RELAY_DRAIN_CONCURRENCY: z.coerce.number('must be a whole number').int().min(1).default(32),
+  RELAY_SIGNAL_BATCH: z.coerce.number('must be a whole number').int().min(1).max(100).default(DEFAULT_SIGNAL_BATCH),
 });
 
 const oneWebhookSecret: CrossCheck = (env) =>
@@ -116,6 +120,7 @@ export function loadRelayConfig(env: NodeJS.ProcessEnv = process.env): RelayConf
     otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
     spoolPath: e.RELAY_SPOOL_PATH ? path.resolve(e.RELAY_SPOOL_PATH) : defaultSpoolPath(env),
     drainConcurrency: e.RELAY_DRAIN_CONCURRENCY,
+    signalBatch: e.RELAY_SIGNAL_BATCH,
     ...(e.RELAY_METRICS_PORT === undefined ? {} : { metricsPort: e.RELAY_METRICS_PORT }),
     ...(e.RELAY_FORWARD_URL && e.RELAY_FORWARD_SECRET
       ? { forward: { url: e.RELAY_FORWARD_URL, secret: e.RELAY_FORWARD_SECRET } }

@@ -8,7 +8,8 @@ export type JobResult =
   /** It may succeed later (Temporal away, the target down): try again after a backoff. */
   | { result: 'retry'; error: string };
 
-export type JobHandler = (job: Job) => Promise<JobResult>;
+/** Runs a lane's next jobs (its head, and with `maxBatch` > 1 those queued behind it, in order); one result for all. */
+export type JobHandler = (jobs: readonly [Job, ...Job[]]) => Promise<JobResult>;
 
 export interface DrainerOptions {
   spool: Spool;
@@ -16,12 +17,17 @@ export interface DrainerOptions {
   kind: JobKind;
   /** Runs one job; a throw counts as `retry`. */
   handle: JobHandler;
-  /** Jobs in flight at once, across lanes. Default 32. */
+  /** Lanes in flight at once. Default 32. */
   concurrency?: number;
+  /**
+   * At most this many of a lane's queued jobs go to the handler together. Default 1. Jobs queue behind a lane's head
+   * while it is in flight (Daily sends a leg's events in bursts), so the next try takes the whole burst at once.
+   */
+  maxBatch?: number;
   /** Backoff after a failed try: `retryBaseMs · 2^attempts` with jitter, capped. Defaults 250 ms and 10 s. */
   retryBaseMs?: number;
   retryCapMs?: number;
-  /** Called after each try with what became of it (metrics, logs). */
+  /** Called after each try, once per job it carried, with what became of it (metrics, logs). */
   onResult?: (job: Job, result: JobResult) => void;
   /** A spool write failed while settling a job; the job stays queued and runs again. */
   onError?: (err: unknown) => void;
@@ -46,14 +52,16 @@ export interface Drainer {
 }
 
 /**
- * Hands spooled jobs to their handler: each lane (a caller leg's transfer) in order, one job at a time, so a
- * transfer's events reach it in the order Daily's deliveries arrived; lanes run side by side up to `concurrency`.
+ * Hands spooled jobs to their handler: each lane (a caller leg's transfer) in order, one try at a time (a job, or up
+ * to `maxBatch` queued jobs together), so a transfer's events reach it in the order Daily's deliveries arrived; lanes
+ * run side by side up to `concurrency`.
  * A failed job holds its lane back (it must not be overtaken) and is retried with exponential backoff, forever:
  * only the handler can declare it dead. Starting it loads every job the spool still holds — a relay restarted on
  * its file drains what it had accepted.
  */
 export function startDrainer(opts: DrainerOptions): Drainer {
   const concurrency = opts.concurrency ?? 32;
+  const maxBatch = opts.maxBatch ?? 1;
   const retryBaseMs = opts.retryBaseMs ?? 250;
   const retryCapMs = opts.retryCapMs ?? 10_000;
   const lanes = new Map<string, Lane>();
@@ -87,10 +95,11 @@ export function startDrainer(opts: DrainerOptions): Drainer {
     return Math.round(ceiling * (0.5 + Math.random() / 2));
   };
 
-  const settle = (laneKey: string, lane: Lane, job: Job, result: JobResult) => {
+  const settle = (laneKey: string, lane: Lane, jobs: readonly Job[], result: JobResult) => {
     if (result.result === 'retry') {
-      const delay = backoff(job.attempts);
-      opts.spool.retryLater(job.seq, Date.now() + delay, result.error);
+      // Jobs that joined the batch later share its backoff: they stay behind the head, in order.
+      const delay = backoff(Math.max(...jobs.map((job) => job.attempts)));
+      for (const job of jobs) opts.spool.retryLater(job.seq, Date.now() + delay, result.error);
       lane.timer = setTimeout(() => {
         lane.timer = undefined;
         makeReady(laneKey);
@@ -99,33 +108,41 @@ export function startDrainer(opts: DrainerOptions): Drainer {
       lane.timer.unref();
       return;
     }
-    if (result.result === 'done') opts.spool.complete(job.seq);
-    else opts.spool.deadLetter(job, result.reason, result.detail);
-    lane.jobs.shift();
-    count -= 1;
+    for (const job of jobs) {
+      if (result.result === 'done') opts.spool.complete(job.seq);
+      else opts.spool.deadLetter(job, result.reason, result.detail);
+      lane.jobs.shift();
+      count -= 1;
+    }
   };
 
   const run = (laneKey: string, lane: Lane) => {
-    const head = lane.jobs[0];
-    if (!head) return;
-    const job = opts.spool.job(head.seq);
-    if (!job) {
+    const jobs: Job[] = [];
+    while (jobs.length < maxBatch && lane.jobs.length > jobs.length) {
+      const job = opts.spool.job(lane.jobs[jobs.length]!.seq);
+      if (job) {
+        jobs.push(job);
+        continue;
+      }
       // Not in the spool any more (nothing else deletes jobs, but a missing row must not wedge the lane).
-      lane.jobs.shift();
+      lane.jobs.splice(jobs.length, 1);
       count -= 1;
-      makeReady(laneKey);
+    }
+    const [head, ...rest] = jobs;
+    if (!head) {
+      if (lane.jobs.length === 0) lanes.delete(laneKey);
       return;
     }
     lane.busy = true;
     const attempt = opts
-      .handle(job)
+      .handle([head, ...rest])
       .catch((err: unknown): JobResult => ({ result: 'retry', error: (err as Error)?.message ?? String(err) }))
       .then((result) => {
         try {
-          settle(laneKey, lane, job, result);
-          opts.onResult?.(job, result);
+          settle(laneKey, lane, jobs, result);
+          for (const job of jobs) opts.onResult?.(job, result);
         } catch (err) {
-          // The spool could not record the outcome: the job stays at its lane's head and runs again.
+          // The spool could not record the outcome: the jobs stay at their lane's head and run again.
           opts.onError?.(err);
           lane.timer ??= setTimeout(() => {
             lane.timer = undefined;

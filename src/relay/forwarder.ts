@@ -74,7 +74,7 @@ export function startForwarder(opts: ForwarderOptions): Drainer {
   return startDrainer({
     spool: opts.spool,
     kind: 'forward',
-    handle: deliver,
+    handle: ([job]) => deliver(job),
     concurrency: opts.concurrency,
     retryBaseMs: opts.retryBaseMs ?? 30_000,
     retryCapMs: opts.retryCapMs ?? 15 * 60_000,

@@ -71,6 +71,7 @@ export async function startRelay(config: RelayConfig, opts: { logger?: Logger } 
     secrets: config.secrets,
     spool,
     drainConcurrency: config.drainConcurrency,
+    signalBatch: config.signalBatch,
     serveMetrics: config.metricsPort === undefined,
     forward: config.forward,
     isTemporalReady: () => temporalReachable(connection),

@@ -7,10 +7,19 @@ import { startDrainer } from './drainer';
 import type { RelayMetrics } from './metrics';
 import type { Job, Spool } from './spool';
 
+/**
+ * A caller leg's queued events sent in one signal, at most: Daily sends a leg's events in bursts (`initiated`,
+ * `participant.left` and `dialin.stopped` together), and one signal is one history event and one workflow task where
+ * three were three. Small enough that a batch is a few kilobytes.
+ */
+export const DEFAULT_SIGNAL_BATCH = 16;
+
 /** The part of a Temporal `Client` the relay uses; a real `Client` fits. */
 export interface SignalClient {
   workflow: {
-    getHandle(workflowId: string): { signal(def: typeof dailyEventSignal, event: DailyEvent): Promise<void> };
+    getHandle(workflowId: string): {
+      signal(def: typeof dailyEventSignal, ...events: [DailyEvent, ...DailyEvent[]]): Promise<void>;
+    };
   };
   withDeadline<R>(deadline: number | Date, fn: () => Promise<R>): Promise<R>;
 }
@@ -21,6 +30,8 @@ export interface SignalDrainerOptions {
   /** One signal's deadline; past it the try counts as failed and is retried. */
   signalTimeoutMs: number;
   concurrency?: number;
+  /** Events of one leg sent in one signal, at most. Default `DEFAULT_SIGNAL_BATCH`. */
+  maxBatch?: number;
   retryBaseMs?: number;
   retryCapMs?: number;
   metrics: RelayMetrics;
@@ -36,16 +47,17 @@ export interface SignalDrainerOptions {
 export function startSignalDrainer(opts: SignalDrainerOptions): Drainer {
   const { metrics, logger } = opts;
 
-  const signal = async (job: Job): Promise<JobResult> => {
-    const event = JSON.parse(job.data) as DailyEvent;
+  const signal = async (jobs: readonly [Job, ...Job[]]): Promise<JobResult> => {
+    const [first, ...rest] = jobs.map((job) => JSON.parse(job.data) as DailyEvent);
+    const lane = jobs[0].lane;
     try {
       await opts.temporal.withDeadline(Date.now() + opts.signalTimeoutMs, () =>
-        opts.temporal.workflow.getHandle(job.lane).signal(dailyEventSignal, event)
+        opts.temporal.workflow.getHandle(lane).signal(dailyEventSignal, first!, ...rest)
       );
       return { result: 'done' };
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) {
-        return { result: 'dead', reason: 'no_running_transfer', detail: `no running workflow ${job.lane}` };
+        return { result: 'dead', reason: 'no_running_transfer', detail: `no running workflow ${lane}` };
       }
       return { result: 'retry', error: (err as Error).message };
     }
@@ -56,6 +68,7 @@ export function startSignalDrainer(opts: SignalDrainerOptions): Drainer {
     kind: 'signal',
     handle: signal,
     concurrency: opts.concurrency,
+    maxBatch: opts.maxBatch ?? DEFAULT_SIGNAL_BATCH,
     retryBaseMs: opts.retryBaseMs,
     retryCapMs: opts.retryCapMs,
     onResult(job, result) {

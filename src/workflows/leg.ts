@@ -119,7 +119,12 @@ export class CallerLeg {
     attempt.requests.push(result);
     // Rule "refused: session unknown": Daily no longer knows the leg. After an unknown request it may have moved or
     // ended the leg itself, so the refusal is evidence about the first request, not an outcome of its own.
-    if (result.kind === 'refused' && result.type === 'DailyInvalidSession' && !this.hasLeftRoom()) {
+    if (
+      result.kind === 'refused' &&
+      result.type === 'DailyInvalidSession' &&
+      !this.hasLeftRoom() &&
+      !this.refusalFollowsUnknown(attempt)
+    ) {
       this.unaddressable ??= result.detail;
     }
     this.decide(attempt);
@@ -275,10 +280,31 @@ export class CallerLeg {
    * earlier request can have moved the leg) found the leg still in the room.
    */
   maySend(attempt: AttemptFacts): boolean {
-    if (attempt.verdict || this.isGone()) return false;
+    if (attempt.verdict || this.isGone() || this.connectedElsewhere(attempt)) return false;
     if (this.hasEvidence(attempt)) return false;
     return attempt.requests.every(
       (r) => r.kind === 'not-sent' || (r.kind === 'unknown' && attempt.presenceSaysNotTaken)
+    );
+  }
+
+  /**
+   * Rule "connected elsewhere": an earlier destination has the caller (it answered late) and nothing says this
+   * attempt's request took effect. Nothing more may be sent for it: a request now would move a connected caller.
+   */
+  connectedElsewhere(attempt: AttemptFacts): AttemptFacts | undefined {
+    const connected = this.connectedAttempt();
+    return connected && connected !== attempt && !this.hasEvidence(attempt) ? connected : undefined;
+  }
+
+  /**
+   * Rule "a 4xx after an unknown request": the attempt's last request was refused after an earlier one whose outcome
+   * is unknown. The refusal is evidence about that earlier request (it may have moved the leg), not an outcome: the
+   * attempt is followed as if taken, and its events or the ring budget decide.
+   */
+  refusalFollowsUnknown(attempt: AttemptFacts): boolean {
+    return (
+      attempt.requests.at(-1)?.kind === 'refused' &&
+      attempt.requests.slice(0, -1).some((request) => request.kind === 'unknown')
     );
   }
 
@@ -417,8 +443,7 @@ export class CallerLeg {
   private refusalVerdict(attempt: AttemptFacts): Verdict | undefined {
     const last = attempt.requests.at(-1);
     if (last?.kind !== 'refused') return undefined;
-    const earlierUnknown = attempt.requests.slice(0, -1).some((r) => r.kind === 'unknown');
-    if (earlierUnknown) return undefined; // evidence about the first request: its own events (or the timer) decide
+    if (this.refusalFollowsUnknown(attempt)) return undefined; // its own events (or the timer) decide
     // Rule "refused: session unknown, leg outside": the leg had left the room (ringing or parked after an earlier
     // destination) and Daily no longer knows it. It ended, or an earlier destination answered late: the workflow
     // waits for the evidence before closing the attempt.

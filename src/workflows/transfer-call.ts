@@ -157,7 +157,14 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
   };
 
   setHandler(statusQuery, () => status);
-  setHandler(dailyEventSignal, (event) => {
+  // A signal may carry several of the leg's events (a relay batch): each is applied in order, as if signaled alone.
+  setHandler(dailyEventSignal, (...events) => events.forEach(applyEvent));
+  function applyEvent(event: DailyEvent) {
+    if (input.domainId !== undefined && event.domainId !== undefined && event.domainId !== input.domainId) {
+      // Another Daily domain's leg with the same room and session ids: never this caller's evidence.
+      status.lateEvents.push(eventRecord(event, now(), false));
+      return;
+    }
     const receipt = leg.receive(event);
     if (!receipt.acted && (receipt.why === 'other-leg' || receipt.why === 'duplicate')) return;
     const entry = eventRecord(event, now(), receipt.acted);
@@ -177,7 +184,7 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
       record.decidedBy = refined.decidedBy;
     }
     status.leg = leg.where();
-  });
+  }
   setHandler(
     cancelUpdate,
     async (request) => {
@@ -201,8 +208,9 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
 
   setState('requested');
 
-  /** Waits `ms`, or less when a cancel interrupts. */
-  const pause = (ms: number, summary: string) => condition(interrupted, ms, { summary });
+  /** Waits `ms`, or less when a cancel interrupts or the caller's leg is settled elsewhere (connected, gone). */
+  const pause = (ms: number, summary: string) =>
+    condition(() => interrupted() || leg.isGone() || !!leg.connectedAttempt(), ms, { summary });
   /** How timers name an attempt in the Temporal UI. */
   const attemptName = (plan: AttemptPlan) =>
     plan.index < input.attempts.length ? `destination ${plan.index + 1}` : `fallback ${input.onExhausted.action}`;
@@ -220,6 +228,14 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
     for (;;) {
       if (interrupted()) {
         leg.close(facts, { outcome: 'canceled', decidedBy: cancelReason! });
+        return facts;
+      }
+      const elsewhere = leg.connectedElsewhere(facts);
+      if (elsewhere) {
+        leg.close(facts, {
+          outcome: 'canceled',
+          decidedBy: `not sent: the caller is with destination ${elsewhere.plan.index + 1}, which answered late`,
+        });
         return facts;
       }
       if (facts.verdict || !leg.maySend(facts)) break;
@@ -245,9 +261,11 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
         backoffMs = Math.min(backoffMs * 2, 30_000);
         continue;
       }
+      // A refusal after an unknown request is evidence about that request: follow it like a taken one.
+      if (result.kind === 'refused' && leg.refusalFollowsUnknown(facts)) break;
       if (result.kind === 'refused') {
-        // A refusal that decides nothing is evidence about an earlier request (or an earlier destination that may
-        // have answered late): wait for Daily's word on it.
+        // A refusal that decides nothing is evidence about an earlier destination that may have answered late (or
+        // the leg's end): wait for Daily's word on it.
         await condition(
           () => !!facts.verdict || interrupted() || leg.isGone() || !!leg.connectedAttempt(),
           input.reconcileWindowSec * 1000,

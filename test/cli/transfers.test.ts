@@ -19,6 +19,7 @@ beforeAll(async () => {
   stack.sandbox.setScenario(ANSWERS, { kind: 'answer', afterMs: 50, hangUpAfterMs: 100 });
   stack.sandbox.setScenario(PHONE, { kind: 'answer', afterMs: 50, hangUpAfterMs: 100 });
   stack.sandbox.setScenario(RINGS, { kind: 'no-answer' });
+  stack.sandbox.setScenario(LONG_CALL, { kind: 'answer', afterMs: 50, hangUpAfterMs: 4000 });
   stack.sandbox.setScenario(RINGS_TOO, { kind: 'no-answer' });
 });
 afterAll(async () => {
@@ -28,6 +29,8 @@ afterAll(async () => {
 const ANSWERS = 'sip:agent@pbx.example.com';
 const PHONE = '+15551239001';
 const RINGS = 'sip:nobody@pbx.example.com';
+/** Answers and talks for 4 s: long enough for a second CLI call to find the transfer still running. */
+const LONG_CALL = 'sip:long-call@pbx.example.com';
 const RINGS_TOO = 'sip:nobody-either@pbx.example.com';
 
 interface Outcome {
@@ -104,6 +107,41 @@ describe('transfer --wait', () => {
     expect(result.out).toMatch(/1\. sipCallTransfer → sip:nobody@pbx\.example\.com\n +no-answer/);
     expect(result.out).toMatch(/2\. sipCallTransfer → sip:nobody-either@pbx\.example\.com\n +no-answer/);
     expect(stack.sandbox.requests({ path: 'sipCallTransfer', room: call.room })).toHaveLength(2);
+  });
+
+  test('--wait decision answers at the decision, while the call goes on; the same request id joins it', async () => {
+    const call = stack.newCall();
+    const args = transferArgs(call, '--to', LONG_CALL, '--request-id', 'req-decide-1');
+
+    expect((await cli(...args)).code).toBe(EXIT_CODES.ok);
+    const decided = await cli('--json', ...args, '--wait', 'decision');
+
+    expect(decided.code).toBe(EXIT_CODES.ok);
+    const decision = json<TransferStatus>(decided);
+    // The running transfer (joined, not started again), as it was when the destination answered.
+    expect(decision).toMatchObject({ state: 'answered', outcome: 'answered', requestId: 'req-decide-1' });
+    expect(decision.callDurationSec).toBeUndefined();
+    expect(stack.sandbox.requests({ path: 'sipCallTransfer', room: call.room })).toHaveLength(1);
+    const workflowId = transferWorkflowId(call.room, call.sessionId);
+    await waitFor('completed', async () => (await statusOf(workflowId)).state === 'completed');
+  });
+
+  test('--wait decision exits 1 with the failed decision; a different request id is refused (exit 3)', async () => {
+    const call = stack.newCall();
+
+    const args = [...transferArgs(call, '--to', RINGS), ...['--answer-timeout', '1', '--on-exhausted', 'none']];
+    const result = await cli(...args, '--wait', 'decision');
+
+    expect(result.code).toBe(EXIT_CODES.unsuccessful);
+    expect(result.out).toContain(`Transfer ${transferWorkflowId(call.room, call.sessionId)} decided.`);
+    expect(result.out).toMatch(/state +failed/);
+    expect(result.out).toMatch(/1\. sipCallTransfer → sip:nobody@pbx\.example\.com\n +no-answer/);
+
+    const other = stack.newCall();
+    await cli(...transferArgs(other, '--to', RINGS, '--request-id', 'first'));
+    const refused = await cli(...transferArgs(other, '--to', RINGS, '--request-id', 'second'), '--wait', 'decision');
+    expect(refused.code).toBe(EXIT_CODES.alreadyRunning);
+    await stack.transfers.cancel(transferWorkflowId(other.room, other.sessionId), 'test over');
   });
 });
 

@@ -22,10 +22,10 @@ function recordingTemporal(fail?: (workflowId: string) => Error | undefined): { 
   const temporal: SignalClient = {
     workflow: {
       getHandle: (workflowId) => ({
-        signal: async (_definition, event) => {
+        signal: async (_definition, ...events) => {
           const error = fail?.(workflowId);
           if (error) throw error;
-          sent.push({ workflowId, event });
+          for (const event of events) sent.push({ workflowId, event });
         },
       }),
     },
@@ -125,6 +125,8 @@ describe('POST /webhooks/daily', () => {
           sentAtMs: 1770005095250,
           toEndPoint: 'sip:agent@example.com',
           isSipRefer: false,
+          // The domain that verified it (one secret for all: what the verified body says).
+          domainId: 'domain-a',
         },
       },
     ]);

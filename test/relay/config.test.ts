@@ -15,6 +15,7 @@ describe('loadRelayConfig', () => {
       watchdogIntervalSec: 60,
       spoolPath: path.resolve('.switchboard', 'relay-spool.sqlite'),
       drainConcurrency: 32,
+      signalBatch: 16,
     });
   });
 

@@ -70,7 +70,7 @@ beforeAll(async () => {
   });
   daily = new DailyClient({ apiKey: sandbox.apiKey, baseUrl: sandbox.apiBase });
   const temporal: SignalClient = {
-    workflow: { getHandle: () => ({ signal: async (_def, event) => void signaled.push(event) }) },
+    workflow: { getHandle: () => ({ signal: async (_def, ...events) => void signaled.push(...events) }) },
     withDeadline: (_deadline, fn) => fn(),
   };
   relay = createRelay({

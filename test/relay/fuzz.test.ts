@@ -136,12 +136,12 @@ test(`${CASES} random deliveries: no 5xx, no crash, bounded state, every verifie
   const temporal: SignalClient = {
     workflow: {
       getHandle: (workflowId) => ({
-        signal: async (_def, e) => {
+        signal: async (_def, ...events) => {
           calls += 1;
           // Now and then Temporal is away: the event must stay spooled and go later.
           if (calls % 7 === 0) throw new Error('14 UNAVAILABLE: fuzzed outage');
           if (!workflowId.startsWith('transfer:live-')) throw new WorkflowNotFoundError('gone', workflowId, undefined);
-          sent.push(e);
+          sent.push(...events);
         },
       }),
     },

@@ -86,7 +86,7 @@ describe('relay → real Temporal', () => {
     for (const event of events) {
       expect(await post(relay.url, signed(event))).toEqual({ status: 200, body: { ok: true, outcome: 'accepted' } });
     }
-    const base = { room: 'front-desk', sessionId, sentAtMs: 1770005095250 };
+    const base = { room: 'front-desk', sessionId, sentAtMs: 1770005095250, domainId: 'domain-a' };
     const received = await waitFor('all five signals', async () => {
       const got = await handle.query(receivedQuery);
       return got.length === events.length && got;

@@ -37,7 +37,7 @@ const domains: Domain[] = [];
 beforeAll(async () => {
   spool = new Spool(':memory:');
   const temporal: SignalClient = {
-    workflow: { getHandle: () => ({ signal: async (_def, event) => void signaled.push(event) }) },
+    workflow: { getHandle: () => ({ signal: async (_def, ...events) => void signaled.push(...events) }) },
     withDeadline: (_deadline, fn) => fn(),
   };
   relay = createRelay({ temporal, secrets, isTemporalReady: async () => true, spool });

@@ -60,6 +60,20 @@ describe('the rules table', () => {
     expect(attempts[0]!.verdict).toBeUndefined();
   });
 
+  test('a 404 invalid session after an unknown request, leg seen in the room: evidence about the first, the leg is not gone', () => {
+    const { leg, attempts } = legWith({ to: A });
+    requested(leg, attempts[0]!, unknown);
+    leg.presence(attempts[0]!, true); // presence lags: the first request had in fact moved the leg
+    requested(leg, attempts[0]!, invalidSession);
+    expect(leg.refusalFollowsUnknown(attempts[0]!)).toBe(true);
+    expect(attempts[0]!.verdict).toBeUndefined();
+    expect(leg.isGone()).toBe(false);
+    expect(leg.maySend(attempts[0]!)).toBe(false);
+    // Its late events decide it.
+    leg.receive(event('calltransfer.initiated', { toEndPoint: A }));
+    expect(leg.where()).toBe('ringing');
+  });
+
   test('unknown, then any event for the attempt: taken, never sent again', () => {
     const { leg, attempts } = legWith({ to: A });
     requested(leg, attempts[0]!, unknown);
@@ -85,6 +99,18 @@ describe('the rules table', () => {
     expect(leg.maySend(attempts[1]!)).toBe(false);
     leg.ringTimedOut(attempts[1]!, 5);
     expect(attempts[1]!.verdict?.outcome).toBe('unknown');
+  });
+
+  test('answered late while the next request waits out a 429: nothing more is sent for it', () => {
+    const { leg, attempts } = legWith({ to: A }, { to: B });
+    requested(leg, attempts[0]!, accepted);
+    leg.receive(event('calltransfer.initiated', { toEndPoint: A }));
+    leg.ringTimedOut(attempts[0]!, 5);
+    requested(leg, attempts[1]!, { kind: 'not-sent', detail: '429' });
+    expect(leg.maySend(attempts[1]!)).toBe(true);
+    leg.receive(event('calltransfer.answered', { toEndPoint: A }));
+    expect(leg.connectedElsewhere(attempts[1]!)).toBe(attempts[0]);
+    expect(leg.maySend(attempts[1]!)).toBe(false);
   });
 
   test('answered just after the ring timeout, before a later request was taken: the caller is connected there', () => {

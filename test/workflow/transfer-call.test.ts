@@ -5,6 +5,7 @@
 import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
 import { signWebhook } from '../../src/daily/signature';
+import { DEFAULT_DOMAIN_ID } from '../../src/sandbox';
 import { TransferAlreadyRunningError } from '../../src/client/transfers';
 import { TransferInputError } from '../../src/input';
 import type { TransferAttempt, TransferRequest } from '../../src';
@@ -630,6 +631,30 @@ describe.each(['docs', 'extended'] as const)("under Daily's %s event model", (mo
       expect(result.attempts[0]?.decidedBy).toMatch(/dialin\.error: media timeout/);
     });
 
+    test("a dial-out caller's leg failing (dialout.error, from Daily's webhook) ends the attempt the same way", async () => {
+      const call = stack.newCall();
+      const started = await stack.transfers.start(request(call, [{ toEndPoint: never, answerTimeoutSec: 30 }]));
+      await waitFor('ringing', async () => (await started.handle.query(statusQuery)).state === 'initiated');
+
+      await postWebhook({
+        version: '1.0.0',
+        type: 'dialout.error',
+        id: `dialout-error-${call.sessionId}`,
+        event_ts: Date.now() / 1000,
+        payload: {
+          room: call.room,
+          session_id: call.sessionId,
+          error_msg: 'remote endpoint unreachable',
+          timestamp: String(Math.floor(Date.now() / 1000)),
+        },
+      });
+      const result = await started.handle.result();
+
+      expect(result).toMatchObject({ state: 'failed', outcome: 'caller-leg-failed', leg: 'gone' });
+      expect(result.attempts[0]?.decidedBy).toMatch(/dialout\.error: remote endpoint unreachable/);
+      expect(transferRequests(call)).toHaveLength(1);
+    });
+
     test('repeated destinations are refused at validation, naming both', async () => {
       const call = stack.newCall();
       await expect(
@@ -664,6 +689,35 @@ describe.each(['docs', 'extended'] as const)("under Daily's %s event model", (mo
       expect(result.needsAttention).toMatch(/Daily refused the leg/);
       expect(result.fallback).toMatchObject({ action: 'none', ok: true });
       expect(stack.sandbox.participant(call.room, call.sessionId)?.state).toBe('ended');
+    });
+
+    test('an answer just after the ring timeout, then a 404 for the next request: the caller is with that destination', async () => {
+      stack.sandbox.setModel({ ringingLegTransfer: 'refuse' });
+      stack.sandbox.setScenario('sip:just-late@pbx.example.com', {
+        kind: 'answer',
+        afterMs: 3000,
+        hangUpAfterMs: 1000,
+      });
+      const call = stack.newCall();
+      const result = await transfer(
+        call,
+        [
+          { toEndPoint: 'sip:just-late@pbx.example.com', answerTimeoutSec: 1 },
+          { toEndPoint: 'sip:next@pbx.example.com', answerTimeoutSec: 5 },
+        ],
+        { reconcileWindowSec: 8 }
+      );
+
+      // Not `caller-hung-up`: Daily's late `answered` explains the 404, and the call it connected is followed.
+      expect(result).toMatchObject({ state: 'completed', outcome: 'answered' });
+      expect(result.attempts.map((a) => a.outcome)).toEqual(['no-answer', 'api-error']);
+      expect(result.attempts[1]?.decidedBy).toMatch(/the caller is with destination 1/);
+      expect(result.callDurationSec).toBeGreaterThanOrEqual(0);
+      expect(result.needsAttention).toBeUndefined();
+      expect(transferRequests(call).map((r) => (r.body as { toEndPoint: string }).toEndPoint)).toEqual([
+        'sip:just-late@pbx.example.com',
+        'sip:next@pbx.example.com',
+      ]);
     });
 
     test('a busy leg is dropped: no rollback is sent to a leg that no longer exists', async () => {
@@ -812,6 +866,39 @@ describe.each(['docs', 'extended'] as const)("under Daily's %s event model", (mo
 
       expect(decision).toMatchObject({ state: 'rolled_back', outcome: 'no-answer' });
       expect(decision.fallback).toMatchObject({ action: 'rollback', ok: true });
+    });
+
+    test('tenancy: an event verified for another Daily domain is recorded, never acted on, even when ids collide', async () => {
+      const call = stack.newCall();
+      stack.sandbox.setScenario('sip:tenant@pbx.example.com', { kind: 'no-answer' });
+      const started = await stack.transfers.start(
+        request(call, [{ toEndPoint: 'sip:tenant@pbx.example.com', answerTimeoutSec: 3 }], {
+          domainId: DEFAULT_DOMAIN_ID,
+        })
+      );
+      await waitFor('ringing', async () => (await started.handle.query(statusQuery)).state === 'initiated');
+
+      // Another domain's webhook names this room, session and destination, and says it answered.
+      const foreignId = `foreign-answered-${call.sessionId}`;
+      await postWebhook({
+        version: '1.0.0',
+        type: 'calltransfer.answered',
+        id: foreignId,
+        event_ts: Date.now() / 1000,
+        payload: {
+          domain_id: 'another-domain',
+          room: call.room,
+          session_id: call.sessionId,
+          to_endpoint: 'sip:tenant@pbx.example.com',
+          timestamp: String(Math.floor(Date.now() / 1000)),
+        },
+      });
+      const result = await started.handle.result();
+
+      // This domain's own events (the sandbox's) still count: `initiated` was acted on, the foreign answer was not.
+      expect(result.attempts[0]).toMatchObject({ outcome: 'no-answer' });
+      expect(result.attempts[0]?.events.map((e) => e.type)).toContain('calltransfer.initiated');
+      expect(result.lateEvents).toContainEqual(expect.objectContaining({ id: foreignId, acted: false }));
     });
 
     test('bad input is rejected before any workflow runs, naming the field', async () => {

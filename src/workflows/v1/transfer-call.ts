@@ -108,7 +108,8 @@ export async function transferCallV1(rawInput: TransferInput): Promise<TransferR
   let legMayBeOutsideRoom = false;
 
   setHandler(statusQuery, () => status);
-  setHandler(dailyEventSignal, (event) => inbox.receive(event, now()));
+  // Several events per signal (a relay batch) are taken in order; histories from before batching carry one.
+  setHandler(dailyEventSignal, (...events) => events.forEach((event) => inbox.receive(event, now())));
   setHandler(
     cancelUpdate,
     async (request) => {
