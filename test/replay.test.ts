@@ -38,6 +38,12 @@ test('the committed histories cover the representative scenarios', () => {
       'reconciled-5xx-and-lost-response.json',
       'refer-after-429.json',
       'refer-rejected-caller-stays.json',
+      'late-answer-during-429.json',
+      'invalid-session-after-lost-response.json',
+      // The same two recorded before patch `settled-elsewhere` (a third request to the connected caller; a leg left
+      // ringing): transfers that ran then keep that behaviour on replay.
+      'late-answer-during-429-before-settled-elsewhere.json',
+      'invalid-session-after-lost-response-before-settled-elsewhere.json',
       // Recorded before it: they replay on the frozen code in src/workflows/v1.
       'v1/answered-and-completed.json',
       'v1/busy-reordered-rollback.json',

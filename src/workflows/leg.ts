@@ -115,15 +115,24 @@ export class CallerLeg {
     attempt.sent++;
   }
 
-  requestResult(attempt: AttemptFacts, result: RequestResult): void {
+  /**
+   * `refusalAfterUnknownIsEvidence` (default true) is the rule below; false is the rule before it, kept for the
+   * histories of transfers that ran under it (the workflow's `settled-elsewhere` patch).
+   */
+  requestResult(
+    attempt: AttemptFacts,
+    result: RequestResult,
+    rules: { refusalAfterUnknownIsEvidence?: boolean } = {}
+  ): void {
     attempt.requests.push(result);
-    // Rule "refused: session unknown": Daily no longer knows the leg. After an unknown request it may have moved or
-    // ended the leg itself, so the refusal is evidence about the first request, not an outcome of its own.
+    // Rule "refused: session unknown": Daily no longer knows the leg, so it is gone — unless an earlier request for
+    // the attempt is unknown: that one may have moved the leg, and the refusal is evidence about it, not an end.
+    const evidenceAboutUnknown = (rules.refusalAfterUnknownIsEvidence ?? true) && this.refusalFollowsUnknown(attempt);
     if (
       result.kind === 'refused' &&
       result.type === 'DailyInvalidSession' &&
       !this.hasLeftRoom() &&
-      !this.refusalFollowsUnknown(attempt)
+      !evidenceAboutUnknown
     ) {
       this.unaddressable ??= result.detail;
     }
@@ -280,7 +289,7 @@ export class CallerLeg {
    * earlier request can have moved the leg) found the leg still in the room.
    */
   maySend(attempt: AttemptFacts): boolean {
-    if (attempt.verdict || this.isGone() || this.connectedElsewhere(attempt)) return false;
+    if (attempt.verdict || this.isGone()) return false;
     if (this.hasEvidence(attempt)) return false;
     return attempt.requests.every(
       (r) => r.kind === 'not-sent' || (r.kind === 'unknown' && attempt.presenceSaysNotTaken)

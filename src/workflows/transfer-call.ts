@@ -56,6 +56,14 @@ import { transferCallV1 } from './v1/transfer-call';
  */
 const LEG_MODEL = 'leg-model';
 
+/**
+ * Patch: "the leg settled elsewhere" — a late answer from an earlier destination (or the leg's end) ends a 429 wait and
+ * calls off the attempt; a refusal after an unknown request is followed as evidence about it. Decided only where
+ * the code diverges (a 429 wait, a refusal after an unknown request, an attempt found connected elsewhere), so other
+ * transfers' histories carry no marker; transfers that were there before it keep the old behaviour on replay.
+ */
+const SETTLED_ELSEWHERE = 'settled-elsewhere';
+
 /** Daily's transfer POST is not idempotent: never let Temporal retry it. Retrying is the workflow's decision. */
 const TRANSFER_REQUEST_OPTIONS = { startToCloseTimeout: '15s', retry: { maximumAttempts: 1 } } as const;
 /** Reads and the hang-up (eject: ending an ended leg changes nothing) are safe to retry; permanent 4xx are not. */
@@ -208,9 +216,12 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
 
   setState('requested');
 
-  /** Waits `ms`, or less when a cancel interrupts or the caller's leg is settled elsewhere (connected, gone). */
-  const pause = (ms: number, summary: string) =>
-    condition(() => interrupted() || leg.isGone() || !!leg.connectedAttempt(), ms, { summary });
+  /** Waits `ms`, or less when a cancel interrupts or (patched) the caller's leg is settled elsewhere. */
+  const pause = (ms: number, summary: string) => {
+    const endsWhenSettled = patched(SETTLED_ELSEWHERE);
+    const settled = () => endsWhenSettled && (leg.isGone() || !!leg.connectedAttempt());
+    return condition(() => interrupted() || settled(), ms, { summary });
+  };
   /** How timers name an attempt in the Temporal UI. */
   const attemptName = (plan: AttemptPlan) =>
     plan.index < input.attempts.length ? `destination ${plan.index + 1}` : `fallback ${input.onExhausted.action}`;
@@ -231,7 +242,7 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
         return facts;
       }
       const elsewhere = leg.connectedElsewhere(facts);
-      if (elsewhere) {
+      if (elsewhere && patched(SETTLED_ELSEWHERE)) {
         leg.close(facts, {
           outcome: 'canceled',
           decidedBy: `not sent: the caller is with destination ${elsewhere.plan.index + 1}, which answered late`,
@@ -246,7 +257,9 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
       leg.requesting(facts, now());
       record.requests = facts.sent;
       const { result, retryAfterMs } = await requestTransfer(input, attempt, plan.index);
-      leg.requestResult(facts, result);
+      // Only a refusal after an unknown request meets the patched rule; asking elsewhere would mark every history.
+      const afterUnknown = result.kind === 'refused' && facts.requests.some((r) => r.kind === 'unknown');
+      leg.requestResult(facts, result, { refusalAfterUnknownIsEvidence: afterUnknown && patched(SETTLED_ELSEWHERE) });
       if (result.kind === 'accepted' || facts.verdict) break;
       if (result.kind === 'not-sent') {
         // Nothing reached Daily (or it said 429): wait as told, but never longer than the cap or the ring budget (a
@@ -262,7 +275,7 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
         continue;
       }
       // A refusal after an unknown request is evidence about that request: follow it like a taken one.
-      if (result.kind === 'refused' && leg.refusalFollowsUnknown(facts)) break;
+      if (result.kind === 'refused' && leg.refusalFollowsUnknown(facts) && patched(SETTLED_ELSEWHERE)) break;
       if (result.kind === 'refused') {
         // A refusal that decides nothing is evidence about an earlier destination that may have answered late (or
         // the leg's end): wait for Daily's word on it.

@@ -5,7 +5,8 @@
  *
  * `v1/` holds histories recorded before the leg model (patch `leg-model`): transfers started then finish on the
  * frozen code in `src/workflows/v1`, and these files prove they still replay. `v1/outside-room-5xx-before-patch.json`
- * is older still (before patch `resend-unheard-request-outside-room`).
+ * is older still (before patch `resend-unheard-request-outside-room`). The two `*-before-settled-elsewhere.json` files
+ * are this file's last two scenarios recorded on the code before patch `settled-elsewhere` (commit 5b97367).
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -136,6 +137,45 @@ const scenarios: Scenario[] = [
     const { workflowId } = await stack.transfers.decide(base(call, [{ toEndPoint: 'sip:decides@pbx.example.com' }]));
     await stack.transfers.result(workflowId);
     return { name: 'decided-by-update-with-start', workflowId };
+  },
+  async (stack) => {
+    // An earlier destination answers while the next one's request waits out a 429 (patch `settled-elsewhere`).
+    const call = stack.newCall();
+    stack.sandbox.setScenario('sip:answers-late@pbx.example.com', { kind: 'answer', afterMs: 1500 });
+    stack.sandbox.setScenario('sip:held-by-429@pbx.example.com', { kind: 'no-answer' });
+    stack.sandbox.queueFault(
+      { path: 'sipCallTransfer', toEndPoint: 'sip:held-by-429@pbx.example.com' },
+      { kind: 'rate-limit', retryAfterSec: 3 }
+    );
+    const started = await stack.transfers.start({
+      ...base(call, [
+        { toEndPoint: 'sip:answers-late@pbx.example.com', answerTimeoutSec: 1 },
+        { toEndPoint: 'sip:held-by-429@pbx.example.com' },
+      ]),
+      maxCallDurationSec: 2,
+    });
+    await started.handle.result();
+    return { name: 'late-answer-during-429', workflowId: started.workflowId };
+  },
+  async (stack) => {
+    // A 404 after a lost response, while presence lags and webhooks are late (patch `settled-elsewhere`).
+    stack.sandbox.setModel({ presenceLagMs: 4500, ringingLegTransfer: 'refuse' });
+    stack.sandbox.setWebhookFaults({ delayMs: 5000 });
+    stack.sandbox.setScenario('sip:rings-after-lost@pbx.example.com', { kind: 'no-answer' });
+    stack.sandbox.queueFault({ path: 'sipCallTransfer' }, { kind: 'lost-response' });
+    try {
+      const call = stack.newCall();
+      await new Promise((resolve) => setTimeout(resolve, 5000));
+      const started = await stack.transfers.start({
+        ...base(call, [{ toEndPoint: 'sip:rings-after-lost@pbx.example.com', answerTimeoutSec: 8 }]),
+        reconcileWindowSec: 3,
+      });
+      await started.handle.result();
+      return { name: 'invalid-session-after-lost-response', workflowId: started.workflowId };
+    } finally {
+      stack.sandbox.setModel({ presenceLagMs: 0, ringingLegTransfer: 'retarget' });
+      stack.sandbox.setWebhookFaults({});
+    }
   },
 ];
 
