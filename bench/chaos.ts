@@ -1,17 +1,30 @@
 /**
- * `npm run chaos`: hundreds of transfers in flight across two worker processes while, in one bounded run, workers are
- * SIGKILLed and restarted, the Temporal dev server (data on disk) is stopped and started again, the relay is killed
- * and restarted, and the sandbox answers with 429s, 5xx and lost responses and delivers webhooks twice and in reverse
- * order. Then it checks what durability promises:
+ * `npm run chaos`: transfers in flight across two worker processes while processes die, in two bounded scenarios
+ * (`--scenario`; `all`, the default, runs both, each on a fresh stack):
+ *
+ * - `crashes`: hundreds of transfers while workers are SIGKILLed and restarted, the Temporal dev server (data on
+ *   disk) is stopped and started again, the relay is killed and restarted, and the sandbox answers with 429s, 5xx and
+ *   lost responses and delivers webhooks twice and in reverse order;
+ * - `outage`: the Temporal dev server stopped for longer than the sandbox's whole webhook retry schedule while
+ *   transfers ring and webhooks flow (twice each), so the relay's spool fills; the relay SIGKILLed with that full
+ *   spool and started again on the same file; then Temporal started again on the same data file.
+ *
+ * Then it checks what durability promises:
  *
  * 1. every transfer closed with the outcome its scenario dictates (and the caller's leg is where it should be);
  * 2. exactly one transfer request took effect per attempt at the sandbox (Daily does not dedupe them);
  * 3. every webhook delivery the relay answered 200 was applied (signaled) or counted as unmatched, and no workflow
  *    acted on an event twice or on an event Daily never sent;
- * 4. the webhook never went `FAILED` and no event was dropped after its retries.
+ * 4. the webhook never went `FAILED` and no event was dropped after its retries;
+ * 5. Daily saw only 2xx from the relay (a delivery that found no relay at all is allowed only while it was killed);
+ * 6. nothing was lost in the spool: every event accepted was signaled or dead-lettered with a reason, and the spool
+ *    file holds no job at the end;
+ * 7. (`outage`) the faults happened as scheduled: Temporal was away for longer than the whole retry schedule, and
+ *    the relay was killed holding events.
  *
  * It ends with `N passed, N failed` and exits non-zero on any failure. The figures and failures are also written to
- * `bench/results/chaos-<time>.json`. Expected outcomes come from the scenarios, never from the results.
+ * `bench/results/chaos-<time>.json`. Expected outcomes come from the scenarios and from what the sandbox (Daily) did,
+ * never from the results.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -25,6 +38,8 @@ import { DailyClient } from '../src/daily';
 import type { TransferRequest } from '../src/input';
 import { freePort } from '../src/local/dev-server';
 import { WEBHOOK_PATH } from '../src/relay/app';
+import type { DeadLetter, Job } from '../src/relay/spool';
+import { Spool } from '../src/relay/spool';
 import { setupWebhook } from '../src/relay/webhook-setup';
 import type { DestinationScenario, Fault, Sandbox, SandboxTiming } from '../src/sandbox';
 import { startSandbox } from '../src/sandbox';
@@ -41,15 +56,21 @@ import { positiveInteger, relayProcess, scrapeMetrics, startTemporal, waitForHtt
  * 52 s apart so that no event's retries span both. Daily itself backs off up to 15 minutes: this is the harsher
  * schedule.
  */
+const RETRY_BASE_MS = 3_000;
+const RETRY_CAP_MS = 24_000;
+const WEBHOOK_TIMEOUT_MS = 5_000;
 const TIMING: Partial<SandboxTiming> = {
   triggeredMs: 10,
   initiatedMs: 20,
   outcomeMs: 1_000,
   roomAnswerMs: 300,
-  webhookTimeoutMs: 5_000,
-  retryBaseMs: 3_000,
-  retryCapMs: 24_000,
+  webhookTimeoutMs: WEBHOOK_TIMEOUT_MS,
+  retryBaseMs: RETRY_BASE_MS,
+  retryCapMs: RETRY_CAP_MS,
 };
+/** From an event's first attempt to its fifth and last: the waits between them (3 + 6 + 12 + 24 = 45 s). */
+const WHOLE_RETRY_SCHEDULE_SEC =
+  [0, 1, 2, 3].reduce((sum, n) => sum + Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** n), 0) / 1000;
 /**
  * While webhooks are reordered, each transfer's events are held up to this long, then delivered newest first. Daily
  * promises no order, and its concurrent deliveries and retries reorder events by seconds, not by whole calls.
@@ -62,14 +83,86 @@ const REORDER_HOLD_MS = 5_000;
  * delivered by the retry 21 s after that.
  */
 const RECONCILE_WINDOW_SEC = 30;
-/**
- * Transfers start at a steady rate over this window and answered calls last one to two minutes, so that well over a
- * hundred are in flight at once while the event rate stays within what Temporal on SQLite (with fsync) keeps up with
- * on 2 shared cores: the run tests durability, not overload.
- */
-const START_WINDOW_SEC = 120;
-/** The whole run, transfers included, must end within this. */
+/** The whole run of one scenario, transfers included, must end within this. */
 const DEADLINE_MS = 7 * 60_000;
+
+/**
+ * The `outage` scenario: Temporal is stopped at `OUTAGE_AT_SEC` — or later, once every transfer's first request has
+ * reached Daily (at most `OUTAGE_WAIT_SEC` more), so that Daily has calls ringing to report — for `OUTAGE_SEC`, well
+ * past the sandbox's whole retry schedule: any event refused at the start of the outage would have been dropped.
+ * `KILL_AFTER_SEC` into it, with the spool holding everything Daily sent since, the relay is SIGKILLed and started
+ * again on its file at once (a relay takes 2–25 s to start on a loaded 2-core machine; Daily's deliveries meanwhile
+ * find no relay and are retried, and the sandbox's 45 s of retries must cover that).
+ */
+const OUTAGE_AT_SEC = 30;
+const OUTAGE_WAIT_SEC = 45;
+const OUTAGE_SEC = 75;
+const KILL_AFTER_SEC = 50;
+
+const SCENARIO_NAMES = ['crashes', 'outage'] as const;
+type ScenarioName = (typeof SCENARIO_NAMES)[number];
+
+interface Scenario {
+  name: ScenarioName;
+  defaultTransfers: number;
+  /**
+   * Transfers start at a steady rate over this window. `crashes`: answered calls last one to two minutes, so that
+   * well over a hundred are in flight at once while the event rate stays within what Temporal on SQLite (with fsync)
+   * keeps up with on 2 shared cores: the run tests durability, not overload.
+   */
+  startWindowSec: number;
+  /** The ring timeout of the destinations that answer. */
+  ringSec: number;
+  /** How long a transfer waits for Daily's `triggered` after a request with an unknown outcome. */
+  reconcileWindowSec: number;
+  /** Daily API faults: the drip, and a failed first request to each second destination and rollback. */
+  apiFaults: boolean;
+  /** Ranges (ms) of the destinations' behaviour: an agent answering and hanging up, a busy line, a REFER accepted. */
+  calls: {
+    answerMs: [number, number];
+    hangUpMs: [number, number];
+    busyMs: [number, number];
+    referMs: [number, number];
+  };
+}
+
+const SCENARIOS: Record<ScenarioName, Scenario> = {
+  crashes: {
+    name: 'crashes',
+    defaultTransfers: 200,
+    startWindowSec: 120,
+    ringSec: 60,
+    reconcileWindowSec: RECONCILE_WINDOW_SEC,
+    apiFaults: true,
+    calls: {
+      answerMs: [1_000, 5_000],
+      hangUpMs: [60_000, 120_000],
+      // Busy within the reorder hold, so that `completed` (busy) can arrive before `initiated`.
+      busyMs: [1_000, REORDER_HOLD_MS - 1_000],
+      referMs: [1_000, 3_000],
+    },
+  },
+  // Every timer a transfer set before the outage must outlast it and the drain after it: a ring timeout or a reconcile
+  // window that ran out while Temporal was away would fire at once when it came back, racing the spooled events that
+  // settle it — a true `answered` could lose to the timer (ring 240 s, reconcile window 100 s, against a 75 s outage
+  // and a drain of seconds). Daily's API works throughout: this run is about the relay.
+  // Every transfer starts before the outage and its destination answers, is busy or accepts the REFER 20–60 s later
+  // (calls last 20–60 s), so that most of Daily's events (answered, busy, completed) arrive while Temporal is away.
+  outage: {
+    name: 'outage',
+    defaultTransfers: 100,
+    startWindowSec: 20,
+    ringSec: 240,
+    reconcileWindowSec: 100,
+    apiFaults: false,
+    calls: {
+      answerMs: [20_000, 60_000],
+      hangUpMs: [20_000, 60_000],
+      busyMs: [20_000, 60_000],
+      referMs: [20_000, 60_000],
+    },
+  },
+};
 
 // ---------------------------------------------------------------------------------------------------------------
 // Scenarios and what each must end in
@@ -122,24 +215,26 @@ function plan(
   index: number,
   between: (min: number, max: number) => number,
   createRoom: (room: string) => string,
-  model: 'docs' | 'extended'
+  model: 'docs' | 'extended',
+  scenario: Scenario
 ): Planned {
   const kind = KINDS[index % KINDS.length] as Kind;
   const room = `chaos-${index}`;
   const sessionId = randomUUID();
   const roomSipUri = createRoom(room);
+  const { answerMs, hangUpMs, busyMs, referMs } = scenario.calls;
   const call = (): DestinationScenario => ({
     kind: 'answer',
-    afterMs: between(1_000, 5_000),
-    hangUpAfterMs: between(60_000, 120_000),
+    afterMs: between(...answerMs),
+    hangUpAfterMs: between(...hangUpMs),
   });
   // Long enough for any event's delays here: a reorder hold, then a delivery refused during an outage and retried.
-  const ring = 60;
+  const ring = scenario.ringSec;
   const base = {
     room,
     sessionId,
     requestId: `chaos-${index}`,
-    reconcileWindowSec: RECONCILE_WINDOW_SEC,
+    reconcileWindowSec: scenario.reconcileWindowSec,
     maxCallDurationSec: 240,
   };
   // Every second-destination and rollback request fails once: half with a 503 (no effect), half with the response
@@ -192,8 +287,7 @@ function plan(
       case 'busy-rollback': {
         const to = `+1555${String(1_000_000 + index).slice(-7)}`;
         return {
-          // Busy within the reorder hold, so that `completed` (busy) can arrive before `initiated`.
-          scenarios: [[to, { kind: 'busy', afterMs: between(1_000, REORDER_HOLD_MS - 1_000) }]],
+          scenarios: [[to, { kind: 'busy', afterMs: between(...busyMs) }]],
           outsideRoomFault: outsideRoomFault(roomSipUri),
           request: { ...base, attempts: [{ toEndPoint: to, answerTimeoutSec: ring }], onExhausted: 'rollback' },
           expected: {
@@ -210,7 +304,7 @@ function plan(
       case 'refer': {
         const to = `sip:ivr-${index}@pbx.chaos.example`;
         return {
-          scenarios: [[to, { kind: 'refer-accept', afterMs: between(1_000, 3_000) }]],
+          scenarios: [[to, { kind: 'refer-accept', afterMs: between(...referMs) }]],
           request: {
             ...base,
             attempts: [{ method: 'sipRefer', toEndPoint: to, answerTimeoutSec: ring }],
@@ -299,10 +393,30 @@ function transferEvidence(p: Planned, result: TransferResult, sandbox: Sandbox):
   };
 }
 
+interface Flags {
+  transfers?: number;
+  seed: number;
+  reorder: boolean;
+  model: 'docs' | 'extended';
+}
+
 async function main(): Promise<void> {
   const flags = new Command('chaos')
-    .description('Transfers under worker crashes, a Temporal restart, a relay restart and Daily faults')
-    .option('--transfers <n>', `transfers, started over ${START_WINDOW_SEC} s (default 200)`, positiveInteger, 200)
+    .description(
+      'Transfers under worker crashes, Temporal and relay restarts and Daily faults (crashes), and under a Temporal ' +
+        'outage longer than Daily retries with the relay killed on a full spool (outage)'
+    )
+    .addOption(
+      new Option('--scenario <name>', 'which schedule: crashes, outage, or both one after the other')
+        .choices([...SCENARIO_NAMES, 'all'])
+        .default('all')
+    )
+    .option(
+      '--transfers <n>',
+      `transfers per scenario (default ${SCENARIOS.crashes.defaultTransfers} for crashes, ` +
+        `${SCENARIOS.outage.defaultTransfers} for outage)`,
+      positiveInteger
+    )
     .option('--seed <n>', 'seed for the scenarios’ timings (default: random, printed)', positiveInteger)
     .option('--no-reorder', 'deliver webhooks in order (duplicates still on): isolates failures that reordering causes')
     .addOption(
@@ -311,10 +425,34 @@ async function main(): Promise<void> {
         .default('docs')
     )
     .parse()
-    .opts<{ transfers: number; seed?: number; reorder: boolean; model: 'docs' | 'extended' }>();
-  const runStarted = Date.now();
+    .opts<{
+      scenario: ScenarioName | 'all';
+      transfers?: number;
+      seed?: number;
+      reorder: boolean;
+      model: 'docs' | 'extended';
+    }>();
   const seed = flags.seed ?? 1 + Math.floor(Math.random() * 2 ** 30);
-  log(`chaos run: ${flags.transfers} transfers (seed ${seed}, Daily's ${flags.model} event model)`);
+  const names = flags.scenario === 'all' ? SCENARIO_NAMES : [flags.scenario];
+  const outcomes: Array<{ name: ScenarioName; summary: string; passed: boolean }> = [];
+  for (const name of names) outcomes.push({ name, ...(await runScenario(SCENARIOS[name], { ...flags, seed })) });
+  if (outcomes.length > 1) {
+    console.log('');
+    for (const o of outcomes) console.log(`${o.passed ? 'PASS' : 'FAIL'}  scenario ${o.name}: ${o.summary}`);
+  }
+  process.exitCode = outcomes.every((o) => o.passed) ? 0 : 1;
+}
+
+/** One scenario on a stack of its own (dev server on a fresh data file, sandbox, relay and spool, two workers). */
+async function runScenario(scenario: Scenario, flags: Flags): Promise<{ summary: string; passed: boolean }> {
+  const runStarted = Date.now();
+  startedAt = runStarted;
+  timeline.length = 0;
+  const { seed } = flags;
+  const transferCount = flags.transfers ?? scenario.defaultTransfers;
+  log(
+    `chaos run, scenario ${scenario.name}: ${transferCount} transfers (seed ${seed}, Daily's ${flags.model} event model)`
+  );
 
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'switchboard-chaos-'));
   process.on('exit', () => rmSync(dataDir, { recursive: true, force: true }));
@@ -324,11 +462,15 @@ async function main(): Promise<void> {
   const machine = machineInfo(temporal.version);
   const sandbox = await startSandbox({ port: 0, timing: TIMING, model: { completedStatus: flags.model } });
   const between = random(seed);
-  const planned = Array.from({ length: flags.transfers }, (_, i) =>
-    plan(i, between, (room) => sandbox.createRoom(room).sipUri, flags.model)
+  const planned = Array.from({ length: transferCount }, (_, i) =>
+    plan(i, between, (room) => sandbox.createRoom(room).sipUri, flags.model, scenario)
   );
   const daily = new DailyClient({ apiKey: sandbox.apiKey, baseUrl: sandbox.apiBase });
-  const connection = await Connection.connect({ address: temporal.address });
+  // gRPC's reconnect backoff grows to minutes during an outage; the run should see Temporal back within seconds.
+  const connection = await Connection.connect({
+    address: temporal.address,
+    channelArgs: { 'grpc.max_reconnect_backoff_ms': 5000 },
+  });
   const taskQueue = `chaos-${randomUUID()}`;
   const client = new Client({ connection });
   const transfers = new TransferClient(client, taskQueue);
@@ -396,6 +538,12 @@ async function main(): Promise<void> {
   }, 100);
 
   let temporalOutageSec = 0;
+  // The outage scenario's figures.
+  let spooledAtKill: number | undefined;
+  let drainedSec: number | undefined;
+  let stopDrainPoll = () => undefined as void;
+  /** When the relay was dead (SIGKILLed until it answered again). */
+  const relayDown: Array<{ from: number; to: number }> = [];
   try {
     relay.process.start();
     for (const worker of workers) worker.start();
@@ -404,7 +552,7 @@ async function main(): Promise<void> {
     for (const p of planned) {
       sandbox.addCaller(p.room, { sessionId: p.sessionId });
       for (const [to, scenario] of p.scenarios) sandbox.setScenario(to, scenario);
-      if (p.outsideRoomFault) {
+      if (p.outsideRoomFault && scenario.apiFaults) {
         const { toEndPoint, fault } = p.outsideRoomFault;
         sandbox.queueFault({ path: 'sipCallTransfer', toEndPoint }, fault);
       }
@@ -417,10 +565,10 @@ async function main(): Promise<void> {
     const deadline = runStarted + DEADLINE_MS - 30_000;
     /** Starts every transfer at its time, without waiting for earlier starts (they retry through outages). */
     const startAll = async () => {
-      log(`starting ${planned.length} transfers over ${START_WINDOW_SEC} s`);
+      log(`starting ${planned.length} transfers over ${scenario.startWindowSec} s`);
       const starts: Array<Promise<void>> = [];
       for (const p of planned) {
-        const wait = startedAt + (p.index * START_WINDOW_SEC * 1000) / planned.length - Date.now();
+        const wait = startedAt + (p.index * scenario.startWindowSec * 1000) / planned.length - Date.now();
         if (wait > 0) await sleep(wait);
         starts.push(
           retrying(`start transfer ${p.index}`, deadline, () => transfers.start(p.request)).then((started) => {
@@ -451,67 +599,166 @@ async function main(): Promise<void> {
       worker.start();
     };
 
+    /**
+     * SIGKILLs the relay, counts the jobs its spool file holds, and starts it again on the same file and port after
+     * `downSec`; returns that count. Daily's deliveries meanwhile find no relay: the window is recorded for the check
+     * that Daily saw only 2xx.
+     */
+    const killRelay = async (downSec: number): Promise<number> => {
+      const from = Date.now();
+      await relay.process.kill();
+      const spooled = spooledJobs(relay.spoolPath).length;
+      if (downSec > 0) await sleep(downSec * 1000);
+      relay.process.start();
+      await waitForHttp(`${relay.url}/healthz`, 'relay');
+      relayDown.push({ from, to: Date.now() });
+      return spooled;
+    };
+
     // The schedule: each step runs at its time (or as soon as the previous one has finished).
     const [w1, w2] = workers;
-    const steps: Array<[number, () => Promise<void> | void]> = [
-      [10, () => killWorker(w1)],
-      [13, () => restartWorker(w1)],
-      [
-        20,
-        () => {
-          const reversed = flags.reorder
-            ? `, each transfer’s events held up to ${REORDER_HOLD_MS / 1000} s and reversed`
-            : '';
-          log(`webhook faults on: every event twice${reversed}`);
-          sandbox.setWebhookFaults({ duplicate: 1, reorder: flags.reorder, reorderHoldMs: REORDER_HOLD_MS });
-        },
-      ],
-      [
-        28,
-        async () => {
-          log('SIGKILL relay');
-          await relay.process.kill();
-          relay.process.start();
-          await waitForHttp(`${relay.url}/healthz`, 'relay');
-          log('relay restarted');
-        },
-      ],
-      [45, () => killWorker(w2)],
-      [48, () => restartWorker(w2)],
-      [
-        80,
-        async () => {
-          log('stopping the Temporal dev server');
-          const down = Date.now();
-          await temporal.stop();
-          temporal = await startTemporal({ dbFile, port: temporalPort });
-          temporalOutageSec = (Date.now() - down) / 1000;
-          log(`Temporal dev server back after ${temporalOutageSec.toFixed(1)} s (same data file)`);
-        },
-      ],
-      [
-        90,
-        () => {
-          log('webhook faults off');
-          sandbox.setWebhookFaults({});
-        },
-      ],
-      [
-        100,
-        async () => {
-          await killWorker(w1);
-          await killWorker(w2);
-        },
-      ],
-      [
-        103,
-        () => {
-          restartWorker(w1);
-          restartWorker(w2);
-        },
-      ],
-    ];
-    for (let round = 0; round < 22; round += 1) steps.push([round * 5 + 2, () => dripFaults(round)]);
+    const steps: Array<[number, () => Promise<void> | void]> =
+      scenario.name === 'outage'
+        ? outageSteps()
+        : [
+            [10, () => killWorker(w1)],
+            [13, () => restartWorker(w1)],
+            [
+              20,
+              () => {
+                const reversed = flags.reorder
+                  ? `, each transfer’s events held up to ${REORDER_HOLD_MS / 1000} s and reversed`
+                  : '';
+                log(`webhook faults on: every event twice${reversed}`);
+                sandbox.setWebhookFaults({ duplicate: 1, reorder: flags.reorder, reorderHoldMs: REORDER_HOLD_MS });
+              },
+            ],
+            [
+              28,
+              async () => {
+                log('SIGKILL relay');
+                const spooled = await killRelay(0);
+                log(`relay restarted (its spool file held ${spooled} jobs)`);
+              },
+            ],
+            [45, () => killWorker(w2)],
+            [48, () => restartWorker(w2)],
+            [
+              80,
+              async () => {
+                log('stopping the Temporal dev server');
+                const down = Date.now();
+                await temporal.stop();
+                temporal = await startTemporal({ dbFile, port: temporalPort });
+                temporalOutageSec = (Date.now() - down) / 1000;
+                log(`Temporal dev server back after ${temporalOutageSec.toFixed(1)} s (same data file)`);
+              },
+            ],
+            [
+              90,
+              () => {
+                log('webhook faults off');
+                sandbox.setWebhookFaults({});
+              },
+            ],
+            [
+              100,
+              async () => {
+                await killWorker(w1);
+                await killWorker(w2);
+              },
+            ],
+            [
+              103,
+              () => {
+                restartWorker(w1);
+                restartWorker(w2);
+              },
+            ],
+          ];
+    /**
+     * Temporal away for far longer than Daily retries an event, while transfers ring and webhooks flow (each twice):
+     * the relay keeps answering 200 and its spool fills; SIGKILLed with that full spool, it starts again on the
+     * file; then Temporal comes back on its data file and the relay drains what it holds.
+     */
+    function outageSteps(): Array<[number, () => Promise<void> | void]> {
+      return [
+        [
+          5,
+          () => {
+            log('webhook faults on: every event twice');
+            sandbox.setWebhookFaults({ duplicate: 1 });
+          },
+        ],
+        [
+          OUTAGE_AT_SEC,
+          async () => {
+            const requested = () =>
+              new Set(
+                sandbox
+                  .requests()
+                  .filter((r) => r.endpoint === 'sipCallTransfer' || r.endpoint === 'sipRefer')
+                  .map((r) => r.room)
+              ).size;
+            const waitUntil = Date.now() + OUTAGE_WAIT_SEC * 1000;
+            while (requested() < planned.length && Date.now() < waitUntil) await sleep(250);
+            log(
+              `stopping the Temporal dev server for ${OUTAGE_SEC} s (${inFlight()} transfers in flight, ` +
+                `${requested()} of them requested from Daily; the sandbox retries an event for ` +
+                `${WHOLE_RETRY_SCHEDULE_SEC} s)`
+            );
+            const down = Date.now();
+            await temporal.stop();
+            log('Temporal dev server stopped');
+
+            await sleep(down + KILL_AFTER_SEC * 1000 - Date.now());
+            const metrics = await scrapeMetrics(relay.url);
+            log(
+              `SIGKILL relay: /metrics says ${metrics.get('switchboard_relay_spool_pending_events') ?? '?'} jobs ` +
+                `spooled, the oldest ${(metrics.get('switchboard_relay_spool_oldest_pending_age_seconds') ?? 0).toFixed(0)} s old`
+            );
+            spooledAtKill = await killRelay(0);
+            log(`relay restarted on the same spool file, which held ${spooledAtKill} jobs`);
+
+            await sleep(down + OUTAGE_SEC * 1000 - Date.now());
+            temporal = await startTemporal({ dbFile, port: temporalPort });
+            const back = Date.now();
+            temporalOutageSec = (back - down) / 1000;
+            log(`Temporal dev server back after ${temporalOutageSec.toFixed(1)} s (same data file)`);
+            // How long the drain of what the outage left took: until the oldest job still spooled is younger than
+            // Temporal's return (new events keep arriving as the transfers move on).
+            const poll = setInterval(() => {
+              scrapeMetrics(relay.url).then(
+                (metrics) => {
+                  const oldestSec = metrics.get('switchboard_relay_spool_oldest_pending_age_seconds');
+                  const now = Date.now();
+                  if (oldestSec === undefined || drainedSec !== undefined || now - oldestSec * 1000 < back) return;
+                  drainedSec = (now - back) / 1000;
+                  clearInterval(poll);
+                  log(
+                    `every event spooled during the outage handed to Temporal ${drainedSec.toFixed(1)} s after it came ` +
+                      `back (${metrics.get('switchboard_relay_spool_pending_events') ?? '?'} newer jobs spooled)`
+                  );
+                },
+                () => undefined
+              );
+            }, 500);
+            poll.unref();
+            stopDrainPoll = () => clearInterval(poll);
+          },
+        ],
+        [
+          OUTAGE_AT_SEC + OUTAGE_SEC + 15,
+          () => {
+            log('webhook faults off');
+            sandbox.setWebhookFaults({});
+          },
+        ],
+      ];
+    }
+    if (scenario.apiFaults) {
+      for (let round = 0; round < 22; round += 1) steps.push([round * 5 + 2, () => dripFaults(round)]);
+    }
     steps.sort((a, b) => a[0] - b[0]);
     const starting = startAll();
     for (const [atSec, step] of steps) {
@@ -529,12 +776,22 @@ async function main(): Promise<void> {
     await Promise.race([sandbox.idle(), sleep(idleWait, undefined, { ref: false })]);
     clearInterval(watch);
 
-    const finalMetrics = await scrapeMetrics(relay.url);
+    stopDrainPoll();
+    // Late events (after a transfer closed) are still being dead-lettered: the spool must empty before it is judged.
+    let finalMetrics = await scrapeMetrics(relay.url);
+    const drainDeadline = Math.max(Date.now() + 10_000, runStarted + DEADLINE_MS);
+    while ((finalMetrics.get('switchboard_relay_spool_pending_events') ?? 0) > 0 && Date.now() < drainDeadline) {
+      await sleep(500);
+      finalMetrics = await scrapeMetrics(relay.url);
+    }
     const checks = [
       checkOutcomes(planned, results, sandbox),
       checkRequests(planned, results, sandbox),
       checkWebhooks(planned, results, sandbox, relayLines, relay.process.pid, finalMetrics),
       checkWebhookState(sandbox, webhookStates, maxFailedCount, temporalOutageSec, relayErrors),
+      checkOnly2xx(sandbox, relayDown),
+      checkNothingLost(sandbox, relayLines, relay.spoolPath),
+      ...(scenario.name === 'outage' ? [checkOutageRan(temporalOutageSec, spooledAtKill, drainedSec)] : []),
     ];
     const passed = checks.filter((c) => c.passed).length;
     const width = Math.max(...checks.map((c) => c.name.length));
@@ -547,13 +804,17 @@ async function main(): Promise<void> {
     }
     if (unexpectedExits.length > 0) console.log(`\nnote: ${unexpectedExits.join('; ')}`);
     const summary = `${passed} passed, ${checks.length - passed} failed`;
-    const file = writeResult('chaos', {
+    const file = writeResult(scenario.name === 'crashes' ? 'chaos' : `chaos-${scenario.name}`, {
       command: ['npm run chaos', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
       at: new Date().toISOString(),
       machine,
       parameters: {
         transfers: planned.length,
-        startWindowSec: START_WINDOW_SEC,
+        scenario: scenario.name,
+        startWindowSec: scenario.startWindowSec,
+        ringSec: scenario.ringSec,
+        reconcileWindowSec: scenario.reconcileWindowSec,
+        apiFaults: scenario.apiFaults,
         seed,
         reorder: flags.reorder,
         timing: TIMING,
@@ -563,6 +824,15 @@ async function main(): Promise<void> {
       timeline,
       peakInFlight,
       temporalOutageSec,
+      relayDown: relayDown.map((w) => ({
+        fromSec: (w.from - startedAt) / 1000,
+        toSec: (w.to - startedAt) / 1000,
+      })),
+      spooledAtKill,
+      drainedSec,
+      finalRelayMetrics: Object.fromEntries(
+        [...finalMetrics].filter(([name]) => /^switchboard_relay_(webhooks|spool|dead|signal_retries|ack)/.test(name))
+      ),
       unexpectedExits,
       workerWarnings,
       startedAt: new Date(startedAt).toISOString(),
@@ -570,9 +840,10 @@ async function main(): Promise<void> {
       summary,
     });
     console.log(`\n${summary} (${((Date.now() - runStarted) / 1000).toFixed(0)} s in all; details in ${file})`);
-    process.exitCode = passed === checks.length ? 0 : 1;
+    return { summary, passed: passed === checks.length };
   } finally {
     clearInterval(watch);
+    stopDrainPoll();
     for (const worker of workers) await worker.kill();
     await sandbox.close();
     await relay.process.stop();
@@ -897,6 +1168,120 @@ function checkWebhookState(
       `${maxFailedCount} in a row; Temporal outage ${outageSec.toFixed(1)} s); ${dropped.length} dropped`,
     failures,
     evidence,
+  };
+}
+
+/** The jobs a relay's spool file still holds (signals and forwards), read beside the relay or after its death. */
+function spooledJobs(spoolPath: string): Job[] {
+  const spool = new Spool(spoolPath, { readonly: true });
+  try {
+    return [...spool.pending('signal'), ...spool.pending('forward')];
+  } finally {
+    spool.close();
+  }
+}
+
+/**
+ * Daily saw only 2xx from the relay: the relay answers 200 for everything it can verify and store, whatever Temporal
+ * does. An attempt that got no answer at all (connection refused or reset, no answer within the sandbox's timeout) is
+ * allowed only while the relay was dead, from a SIGKILL until it answered again.
+ */
+function checkOnly2xx(sandbox: Sandbox, relayDown: ReadonlyArray<{ from: number; to: number }>): Check {
+  const failures: string[] = [];
+  const statuses = new Map<string, number>();
+  let whileDown = 0;
+  let attempts = 0;
+  for (const d of sandbox.deliveries()) {
+    if (d.status === 'dropped') continue; // checkWebhookState's
+    attempts += 1;
+    const where = `event ${d.eventId} (${d.type}) attempt ${d.attempt} at ${new Date(d.at).toISOString()}`;
+    if (typeof d.status === 'number') {
+      statuses.set(String(d.status), (statuses.get(String(d.status)) ?? 0) + 1);
+      if (d.status < 200 || d.status > 299) failures.push(`${where}: the relay answered ${d.status}`);
+      continue;
+    }
+    // Sent up to one timeout before the kill (it never got its answer), or before the relay listened again.
+    if (relayDown.some((w) => d.at >= w.from - WEBHOOK_TIMEOUT_MS && d.at <= w.to + 1_000)) whileDown += 1;
+    else failures.push(`${where}: no answer while the relay was up`);
+  }
+  const answered = [...statuses].map(([status, n]) => `${n}×${status}`).join(', ') || 'none';
+  return {
+    name: 'Daily saw only 2xx from the relay',
+    passed: failures.length === 0,
+    detail:
+      `${attempts} attempts: answered ${answered}; ${whileDown} found no relay while it was SIGKILLed ` +
+      `(${relayDown.length} kill${relayDown.length === 1 ? '' : 's'}, ` +
+      `${relayDown.map((w) => `${((w.to - w.from) / 1000).toFixed(1)} s`).join(', ') || '—'} down)`,
+    failures,
+  };
+}
+
+/**
+ * Nothing lost in the spool: every event the relay answered 200 for was signaled (its log, across restarts) or is
+ * in the dead-letter table with a reason, and the spool file holds no job any more (read from the file itself).
+ */
+function checkNothingLost(sandbox: Sandbox, relayLines: RelayLine[], spoolPath: string): Check {
+  const failures: string[] = [];
+  const spool = new Spool(spoolPath, { readonly: true });
+  let left: Job[];
+  let deadLetters: DeadLetter[];
+  try {
+    left = [...spool.pending('signal'), ...spool.pending('forward')];
+    deadLetters = spool.deadLetters();
+  } finally {
+    spool.close();
+  }
+  for (const job of left.slice(0, 20)) {
+    failures.push(
+      `still spooled: ${job.kind} of ${job.eventId} (${job.type}) for ${job.lane} after ${job.attempts} tries` +
+        `${job.lastError ? ` (last: ${job.lastError.split('\n')[0]})` : ''}`
+    );
+  }
+  if (left.length > 20) failures.push(`… and ${left.length - 20} more jobs still spooled`);
+  const signaled = new Set(relayLines.filter((l) => l.outcome === 'signaled').map((l) => l.eventId));
+  const deadReason = new Map<string, string>();
+  for (const d of deadLetters) {
+    if (d.eventId !== undefined) deadReason.set(d.eventId, d.reason);
+    if (!d.reason) failures.push(`dead letter ${d.id} (${d.eventId ?? 'no id'}) has no reason`);
+  }
+  const accepted = new Set(sandbox.deliveries().flatMap((d) => (d.status === 200 ? [d.eventId] : [])));
+  let signaledCount = 0;
+  const reasons = new Map<string, number>();
+  for (const id of accepted) {
+    const reason = deadReason.get(id);
+    if (signaled.has(id)) signaledCount += 1;
+    else if (reason !== undefined) reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+    else failures.push(`event ${id}: answered 200, neither signaled nor dead-lettered`);
+  }
+  const dead = [...reasons].map(([reason, n]) => `${n} ${reason}`).join(', ') || 'none';
+  const lost = accepted.size - signaledCount - [...reasons.values()].reduce((a, b) => a + b, 0);
+  return {
+    name: 'nothing lost: every accepted event signaled or dead-lettered, spool empty',
+    passed: failures.length === 0,
+    detail:
+      `${accepted.size} events answered 200: ${signaledCount} signaled, dead-lettered ${dead}, ${lost} lost; ` +
+      `${left.length} jobs left in the spool file`,
+    failures,
+  };
+}
+
+/** The outage scenario really did what it claims: Temporal away past the whole retry schedule, a full spool killed. */
+function checkOutageRan(outageSec: number, spooledAtKill: number | undefined, drainedSec: number | undefined): Check {
+  const failures: string[] = [];
+  if (outageSec <= WHOLE_RETRY_SCHEDULE_SEC) {
+    failures.push(
+      `Temporal was away ${outageSec.toFixed(1)} s, not longer than the ${WHOLE_RETRY_SCHEDULE_SEC} s schedule`
+    );
+  }
+  if (!spooledAtKill) failures.push(`the relay was SIGKILLed holding ${spooledAtKill ?? 'no'} jobs`);
+  return {
+    name: 'long outage and full-spool kill happened',
+    passed: failures.length === 0,
+    detail:
+      `Temporal away ${outageSec.toFixed(1)} s (> the ${WHOLE_RETRY_SCHEDULE_SEC} s retry schedule); relay SIGKILLed ` +
+      `holding ${spooledAtKill ?? '?'} jobs, restarted on its file; the outage's events drained ` +
+      `${drainedSec === undefined ? '(not seen)' : `${drainedSec.toFixed(1)} s`} after Temporal came back`,
+    failures,
   };
 }
 

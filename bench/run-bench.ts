@@ -257,6 +257,17 @@ function sandboxSendTimes(sandbox: Sandbox): (id: string) => number | undefined 
   return (id) => sent.get(id);
 }
 
+/** How long the receiver took to answer that first delivery, as the sandbox (Daily's side) timed it. */
+function sandboxAckTimes(sandbox: Sandbox): (id: string) => number | undefined {
+  const ack = new Map<string, number>();
+  for (const delivery of sandbox.deliveries()) {
+    if (delivery.status === 200 && delivery.durationMs !== undefined && !ack.has(delivery.eventId)) {
+      ack.set(delivery.eventId, delivery.durationMs);
+    }
+  }
+  return (id) => ack.get(id);
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // The four runs
 // ---------------------------------------------------------------------------------------------------------------
@@ -268,9 +279,12 @@ interface PhaseReport {
   /** One transfer at a time. */
   startToTriggeredMs?: Percentiles;
   eventToStateMs?: Percentiles;
+  /** The event's sender waiting for its acknowledgement: the webhook's 200 (relay, orchestrator), or the signal call. */
+  ackMs?: Percentiles;
   /** At the chosen concurrency. */
   loadedStartToTriggeredMs?: Percentiles;
   loadedEventToStateMs?: Percentiles;
+  loadedAckMs?: Percentiles;
   historyEventsPerTransfer?: number;
   workerCpuMsPerTransfer: number;
   workerPeakRssMiB: number;
@@ -285,6 +299,7 @@ function report(
   opts: Options,
   measured: Measured,
   sentAt: (id: string) => number | undefined,
+  ackMs: (id: string) => number | undefined,
   historyEventsPerTransfer?: number
 ): PhaseReport {
   const { samples, cpuSec } = measured;
@@ -304,6 +319,15 @@ function report(
         })
       )
     );
+  const ackLatency = (of: Sample[]) =>
+    percentiles(
+      of.flatMap((s) =>
+        s.events.flatMap((e) => {
+          const ms = ackMs(e.id);
+          return ms === undefined ? [] : [ms];
+        })
+      )
+    );
   const perTransfer = (sec: number | undefined) => (sec === undefined ? undefined : (sec * 1000) / opts.transfers);
   const relayCpuMsPerEvent =
     cpuSec.relay !== undefined && measured.relayEvents ? (cpuSec.relay * 1000) / measured.relayEvents : undefined;
@@ -313,8 +337,10 @@ function report(
     failedTransfers: [...measured.unloaded, ...samples].filter((s) => !s.ok).length,
     startToTriggeredMs: triggered(measured.unloaded),
     eventToStateMs: eventLatency(measured.unloaded),
+    ackMs: ackLatency(measured.unloaded),
     loadedStartToTriggeredMs: triggered(samples),
     loadedEventToStateMs: eventLatency(samples),
+    loadedAckMs: ackLatency(samples),
     historyEventsPerTransfer,
     workerCpuMsPerTransfer: perTransfer(cpuSec.worker) ?? 0,
     workerPeakRssMiB: measured.workerPeakRssBytes / 2 ** 20,
@@ -388,7 +414,7 @@ async function switchboardRun(rig: Rig): Promise<PhaseReport> {
   });
   await sandbox.idle();
   const history = await meanHistoryLength(client, measured.samples);
-  return report('switchboard', opts, measured, sandboxSendTimes(sandbox), history);
+  return report('switchboard', opts, measured, sandboxSendTimes(sandbox), sandboxAckTimes(sandbox), history);
 }
 
 /** The engine floor: its events signaled directly by a client, or POSTed to the relay as Daily webhooks. */
@@ -440,6 +466,7 @@ async function floorRun(rig: Rig, via: 'direct' | 'relay'): Promise<PhaseReport>
     opts,
     measured,
     (id) => source.sentAtMs(id),
+    (id) => source.ackMs(id),
     history
   );
 }
@@ -487,7 +514,7 @@ async function noDurabilityRun(rig: Rig): Promise<PhaseReport> {
       };
     });
     await sandbox.idle();
-    return report('no durability', opts, measured, sandboxSendTimes(sandbox));
+    return report('no durability', opts, measured, sandboxSendTimes(sandbox), sandboxAckTimes(sandbox));
   } finally {
     await orchestrator.stop();
     await sandbox.close();
@@ -507,6 +534,9 @@ function progress(what: string): void {
 
 const fixed = (value: number | undefined, digits = 1) => (value === undefined ? '—' : value.toFixed(digits));
 const triple = (p: Percentiles | undefined) => (p ? `${fixed(p.p50)} / ${fixed(p.p95)} / ${fixed(p.p99)}` : '—');
+/** Acks are sub-millisecond to a few ms: two decimals. */
+const tripleFine = (p: Percentiles | undefined) =>
+  p ? `${fixed(p.p50, 2)} / ${fixed(p.p95, 2)} / ${fixed(p.p99, 2)}` : '—';
 const ratio = (a: number | undefined, b: number | undefined) =>
   a === undefined || b === undefined || b === 0 ? '—' : `${(a / b).toFixed(2)}×`;
 
@@ -518,9 +548,11 @@ function render(phases: PhaseReport[], opts: Options, machine: MachineInfo): str
     ['one at a time, ms (p50 / p95 / p99):'],
     ['  start → triggered', ...phases.map((p) => triple(p.startToTriggeredMs))],
     ['  webhook sent → state updated', ...phases.map((p) => triple(p.eventToStateMs))],
+    ['  event acked (sender: 200 or signal)', ...phases.map((p) => tripleFine(p.ackMs))],
     [`at concurrency ${opts.concurrency}, ms (p50 / p95 / p99):`],
     ['  start → triggered', ...phases.map((p) => triple(p.loadedStartToTriggeredMs))],
     ['  webhook sent → state updated', ...phases.map((p) => triple(p.loadedEventToStateMs))],
+    ['  event acked (sender: 200 or signal)', ...phases.map((p) => tripleFine(p.loadedAckMs))],
     ['history events / transfer', ...phases.map((p) => fixed(p.historyEventsPerTransfer))],
     ['worker CPU ms / transfer', ...phases.map((p) => fixed(p.workerCpuMsPerTransfer))],
     ['worker peak RSS MiB', ...phases.map((p) => fixed(p.workerPeakRssMiB, 0))],
@@ -543,6 +575,10 @@ function render(phases: PhaseReport[], opts: Options, machine: MachineInfo): str
         `${fixed(viaRelay.relayCpuMsPerEvent, 2)} ms relay CPU per event, ` +
         `throughput ${ratio(viaRelay.transfersPerSec, floor.transfersPerSec)}`
       : '—';
+  const pair = (p: Percentiles | undefined) => (p ? `${fixed(p.p50, 2)}/${fixed(p.p99, 2)}` : '—');
+  const ackVs =
+    `ack p50/p99 ms one at a time ${pair(viaRelay.ackMs)} (relay's 200) vs ${pair(floor.ackMs)} (signal), ` +
+    `at concurrency ${opts.concurrency} ${pair(viaRelay.loadedAckMs)} vs ${pair(floor.loadedAckMs)}`;
   return [
     '',
     `per system: ${opts.warmup} warm-up, ${opts.latency} one at a time, ${opts.transfers} at concurrency ${opts.concurrency}; ` +
@@ -555,6 +591,7 @@ function render(phases: PhaseReport[], opts: Options, machine: MachineInfo): str
     `switchboard ÷ engine floor:  ${vs(floor)}`,
     `switchboard ÷ no durability: ${vs(memory)}`,
     `relay vs direct signal:      ${relayOverhead}`,
+    `                             ${ackVs}`,
     ...(failed.length > 0
       ? ['', `NOT ALL TRANSFERS COMPLETED: ${failed.map((p) => `${p.name} ${p.failedTransfers}`).join(', ')}`]
       : []),

@@ -103,11 +103,12 @@ type Hooks = Pick<NodeProcessOptions, 'onLine' | 'onUnexpectedExit'>;
 /** `src/relay/main.ts` on a fixed port (Daily's webhook URL must survive restarts); no Daily key, so no watchdog. */
 export function relayProcess(
   opts: { port: number; temporalAddress: string; webhookSecret: string; name?: string } & Hooks
-): { process: NodeProcess; url: string } {
+): { process: NodeProcess; url: string; spoolPath: string } {
   const url = `http://127.0.0.1:${opts.port}`;
   // Its own spool, kept across restarts of this relay (a restarted relay drains it) and removed when the run ends.
   const spoolDir = mkdtempSync(path.join(os.tmpdir(), 'switchboard-bench-relay-'));
   process.on('exit', () => rmSync(spoolDir, { recursive: true, force: true }));
+  const spoolPath = path.join(spoolDir, 'relay-spool.sqlite');
   const relay = new NodeProcess({
     name: opts.name ?? 'relay',
     script: 'src/relay/main.ts',
@@ -116,12 +117,12 @@ export function relayProcess(
       RELAY_HOST: '127.0.0.1',
       DAILY_WEBHOOK_SECRET: opts.webhookSecret,
       TEMPORAL_ADDRESS: opts.temporalAddress,
-      RELAY_SPOOL_PATH: path.join(spoolDir, 'relay-spool.sqlite'),
+      RELAY_SPOOL_PATH: spoolPath,
     },
     onLine: opts.onLine,
     onUnexpectedExit: opts.onUnexpectedExit,
   });
-  return { process: relay, url };
+  return { process: relay, url, spoolPath };
 }
 
 /** `src/worker.ts`, pointed at the sandbox. */

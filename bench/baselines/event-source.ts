@@ -44,6 +44,8 @@ export class EventSource {
   retries = 0;
   private readonly sentAt = new Map<string, number>();
   private readonly requestedAt = new Map<string, number>();
+  /** How long each event's handing-over took, as this sender saw it: the signal call, or the POST answered 200. */
+  private readonly ack = new Map<string, number>();
   private readonly inflight = new Set<Promise<void>>();
   private readonly agent = new Agent({ keepAliveTimeout: 10_000 });
   private seq = 0;
@@ -77,6 +79,11 @@ export class EventSource {
   /** Events of transfers requested from now on go this way. */
   deliverVia(delivery: Delivery): void {
     this.delivery = delivery;
+  }
+
+  /** How long Temporal (the signal call) or the relay (its 200) took to acknowledge this event, ms. */
+  ackMs(id: string): number | undefined {
+    return this.ack.get(id);
   }
 
   /** When the event with this id was handed to the relay or to Temporal, epoch ms. */
@@ -140,9 +147,11 @@ export class EventSource {
         sentAtMs: nowMs,
         ...transferFields,
       };
+      const sent = performance.now();
       await this.delivery.client.workflow
         .getHandle(transferWorkflowId(leg.room, leg.sessionId))
         .signal(dailyEventSignal, event);
+      this.ack.set(id, performance.now() - sent);
       return;
     }
     // Daily's envelope and signature, as the sandbox sends them.
@@ -161,6 +170,7 @@ export class EventSource {
     const { url, secret } = this.delivery;
     for (let attempt = 1; ; attempt += 1) {
       const timestamp = Math.floor(Date.now() / 1000).toString();
+      const sent = performance.now();
       const res = await request(`${url}${WEBHOOK_PATH}`, {
         method: 'POST',
         dispatcher: this.agent,
@@ -172,7 +182,10 @@ export class EventSource {
         body,
       });
       await res.body.dump();
-      if (res.statusCode === 200) return;
+      if (res.statusCode === 200) {
+        this.ack.set(id, performance.now() - sent);
+        return;
+      }
       if (attempt === RELAY_ATTEMPTS) throw new Error(`relay answered ${res.statusCode}`);
       this.retries += 1;
       await new Promise((resolve) => setTimeout(resolve, 1000 * 2 ** (attempt - 1)));

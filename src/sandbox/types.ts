@@ -159,6 +159,11 @@ export interface WebhookDelivery {
   attempt: number;
   status: number | 'error' | 'dropped';
   at: number;
+  /**
+   * From sending the attempt to its answer (or the connection failure, or the timeout), as the sender sees it: the
+   * receiver's ack latency. Absent for `dropped`.
+   */
+  durationMs?: number;
   webhookUuid: string;
 }
 

@@ -116,10 +116,12 @@ export class WebhookDispatcher implements EventSink {
       'x-webhook-timestamp': timestamp,
     };
     if (webhook.basicAuth) headers.authorization = `Basic ${webhook.basicAuth}`;
+    const sentAt = performance.now();
     const status = await this.deps.sender.post(webhook.url, body, headers, this.deps.timing.webhookTimeoutMs);
+    const durationMs = performance.now() - sentAt;
     // A webhook deleted or replaced meanwhile is not charged for this attempt; a reset forgets it.
     if (epoch !== this.epoch || this.deps.registry.current(webhook.uuid) !== webhook) return;
-    this.record(event, webhook, attempt, status, nowMs);
+    this.record(event, webhook, attempt, status, nowMs, durationMs);
     if (status === 200) {
       this.deps.registry.succeeded(webhook);
       return;
@@ -141,9 +143,18 @@ export class WebhookDispatcher implements EventSink {
     webhook: WebhookObject,
     attempt: number,
     status: WebhookDelivery['status'],
-    at = Date.now()
+    at = Date.now(),
+    durationMs?: number
   ): void {
-    this.records.push({ eventId: event.id, type: event.type, attempt, status, at, webhookUuid: webhook.uuid });
+    this.records.push({
+      eventId: event.id,
+      type: event.type,
+      attempt,
+      status,
+      at,
+      ...(durationMs === undefined ? {} : { durationMs }),
+      webhookUuid: webhook.uuid,
+    });
   }
 }
 

@@ -139,6 +139,8 @@ describe('sandbox webhooks', () => {
           .sort()
       );
       expect(sandbox.deliveries().every((d) => d.status === 200 && d.attempt === 1)).toBe(true);
+      // The receiver's ack latency as the sender saw it (the bench's ack figures).
+      expect(sandbox.deliveries().every((d) => d.durationMs !== undefined && d.durationMs >= 0)).toBe(true);
       expect(sandbox.webhooks()[0]?.lastMomentPushed).toEqual(expect.any(String));
     });
 
