@@ -184,8 +184,9 @@ describe('durable intake', () => {
       TEMPORAL_ADDRESS: `127.0.0.1:${port}`,
       DAILY_WEBHOOK_SECRET: SECRET,
       RELAY_SPOOL_PATH: spoolPath,
-      // One signal at a time: the drain lasts long enough to be interrupted.
+      // One signal at a time, one event per signal: the drain lasts long enough to be interrupted.
       RELAY_DRAIN_CONCURRENCY: '1',
+      RELAY_SIGNAL_BATCH: '1',
       LOG_LEVEL: 'info',
     });
     try {
@@ -193,16 +194,22 @@ describe('durable intake', () => {
       // The domain's webhook still points at the first test's relay: move it, on purpose.
       await setupWebhook({ daily, url: `${relay.url}${WEBHOOK_PATH}`, hmac: SECRET, replace: true });
       sandbox.reset();
-      const legs = await runningLegs(8);
+      // Enough events that draining them one signal at a time takes a while (about 1 s here).
+      const legs = await runningLegs(30);
       await transferDuringOutage(legs);
       onlyOks();
       const total = legs.flatMap(eventsOf).length;
 
-      const firstSignal = relay.nextLine((entry) => entry.msg === 'event signaled');
-      server = await startDevServer({ binary: binary as string, port, dbFile });
-      await firstSignal;
-      await relay.kill('SIGKILL');
+      // Killed as soon as the spool shows the drain has begun: watched on the file itself, since the relay's log lines
+      // arrive in buffered bursts, after the drain they report may have finished.
       const left = new Spool(spoolPath, { readonly: true });
+      const spooled = left.pending('signal').length;
+      // Watched while the server starts: the drain may begin (and end) before its start-up check returns.
+      const starting = startDevServer({ binary: binary as string, port, dbFile });
+      const deadline = Date.now() + 60_000;
+      while (left.pending('signal').length === spooled && Date.now() < deadline) await sleep(5);
+      await relay.kill('SIGKILL');
+      server = await starting;
       const stillSpooled = left.pending('signal').length;
       left.close();
       expect(stillSpooled).toBeGreaterThan(0);
