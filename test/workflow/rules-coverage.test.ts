@@ -41,35 +41,14 @@
  * Events that the sandbox never sends on its own (a `completed` with `completeStatus: no-answer`, a `completed`
  * without status and without `answered` under either model) are posted as Daily would: signed, through the relay.
  */
-import type { TransferAttempt, TransferRequest } from '../../src';
-import { signWebhook } from '../../src/daily/signature';
 import { statusQuery } from '../../src/shared';
 import { startStack, type TestStack } from '../helpers/stack';
+import { type Call, transferHelpers, transferRequest as request } from '../helpers/transfers';
 import { waitFor } from '../helpers/wait';
 
 let stack: TestStack;
 
-type Call = ReturnType<TestStack['newCall']>;
-type Destination = Partial<TransferAttempt> & Pick<TransferAttempt, 'toEndPoint'>;
-
-function request(call: Call, destinations: Destination[], extra: Partial<TransferRequest> = {}): TransferRequest {
-  return {
-    room: call.room,
-    sessionId: call.sessionId,
-    attempts: destinations.map((d) => ({ method: 'sipCallTransfer', answerTimeoutSec: 5, ...d })),
-    onExhausted: { action: 'none' },
-    reconcileWindowSec: 1,
-    ...extra,
-  } as TransferRequest;
-}
-
-async function transfer(call: Call, destinations: Destination[], extra: Partial<TransferRequest> = {}) {
-  const started = await stack.transfers.start(request(call, destinations, extra));
-  return started.handle.result();
-}
-
-const transferRequests = (call: Call, path: 'sipCallTransfer' | 'sipRefer' = 'sipCallTransfer') =>
-  stack.sandbox.requests({ path, room: call.room });
+const { transfer, transferRequests, postWebhook } = transferHelpers(() => stack);
 const sentTo = (call: Call) =>
   transferRequests(call).map((r) => `${(r.body as { toEndPoint: string }).toEndPoint} ${r.status}`);
 const ejects = (call: Call) => stack.sandbox.requests({ path: 'eject', room: call.room });
@@ -517,19 +496,4 @@ function transferEvent(type: string, id: string, call: Call, toEndPoint: string,
       ...extra,
     },
   };
-}
-
-async function postWebhook(event: object): Promise<void> {
-  const body = JSON.stringify(event);
-  const timestamp = String(Math.floor(Date.now() / 1000));
-  const response = await fetch(`${stack.relayUrl}/webhooks/daily`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'x-webhook-timestamp': timestamp,
-      'x-webhook-signature': signWebhook(stack.webhookSecret, timestamp, body),
-    },
-    body,
-  });
-  expect(response.status).toBe(200);
 }

@@ -4,38 +4,17 @@
  */
 import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
-import { signWebhook } from '../../src/daily/signature';
 import { DEFAULT_DOMAIN_ID } from '../../src/sandbox';
 import { TransferAlreadyRunningError } from '../../src/client/transfers';
 import { TransferInputError } from '../../src/input';
-import type { TransferAttempt, TransferRequest } from '../../src';
 import { TRANSFER_WORKFLOW_TYPE, statusQuery, transferWorkflowId } from '../../src/shared';
 import { startStack, type TestStack } from '../helpers/stack';
+import { type Call, transferHelpers, transferRequest as request } from '../helpers/transfers';
 import { waitFor } from '../helpers/wait';
 
 let stack: TestStack;
 
-type Call = ReturnType<TestStack['newCall']>;
-type Destination = Partial<TransferAttempt> & Pick<TransferAttempt, 'toEndPoint'>;
-
-function request(call: Call, destinations: Destination[], extra: Partial<TransferRequest> = {}): TransferRequest {
-  return {
-    room: call.room,
-    sessionId: call.sessionId,
-    attempts: destinations.map((d) => ({ method: 'sipCallTransfer', answerTimeoutSec: 5, ...d })),
-    onExhausted: { action: 'none' },
-    reconcileWindowSec: 1,
-    ...extra,
-  } as TransferRequest;
-}
-
-async function transfer(call: Call, destinations: Destination[], extra: Partial<TransferRequest> = {}) {
-  const started = await stack.transfers.start(request(call, destinations, extra));
-  return started.handle.result();
-}
-
-const transferRequests = (call: Call, path: 'sipCallTransfer' | 'sipRefer' = 'sipCallTransfer') =>
-  stack.sandbox.requests({ path, room: call.room });
+const { transfer, transferRequests, postWebhook } = transferHelpers(() => stack);
 
 /**
  * Every test runs under the model Daily documents (`docs`: no failure statuses, nothing after `initiated` for a
@@ -976,19 +955,4 @@ function listByQuery(query: string) {
     for await (const execution of stack.env.client.workflow.list({ query })) executions.push(execution);
     return { executions };
   })();
-}
-
-async function postWebhook(event: object): Promise<void> {
-  const body = JSON.stringify(event);
-  const timestamp = String(Math.floor(Date.now() / 1000));
-  const response = await fetch(`${stack.relayUrl}/webhooks/daily`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'x-webhook-timestamp': timestamp,
-      'x-webhook-signature': signWebhook(stack.webhookSecret, timestamp, body),
-    },
-    body,
-  });
-  expect(response.status).toBe(200);
 }
