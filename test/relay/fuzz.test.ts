@@ -5,6 +5,8 @@
  * never answer 5xx or crash, must refuse exactly what it cannot verify, and must account for every verified
  * delivery: signaled, or dead-lettered with a reason.
  */
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
@@ -160,7 +162,7 @@ test(`${CASES} random deliveries: no 5xx, no crash, bounded state, every verifie
     retryCapMs: 5,
   });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
-  const heapBefore = process.memoryUsage().heapUsed;
+  const heapBefore = retainedHeap();
 
   try {
     const outcomes = new Map<string, number>();
@@ -216,10 +218,20 @@ test(`${CASES} random deliveries: no 5xx, no crash, bounded state, every verifie
     // Bounded: label sets do not grow with what senders put in `type`, and the heap did not balloon.
     const receivedLabels = (await metrics.received.get()).values.map((v) => v.labels.type);
     expect(receivedLabels.length).toBeLessThanOrEqual(TRANSFER_EVENT_TYPES.length + 4);
-    expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(200 * 1024 * 1024);
+    expect(retainedHeap() - heapBefore).toBeLessThan(200 * 1024 * 1024);
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
   } finally {
     await app.close();
     spool.close();
   }
 });
+
+/**
+ * The heap still in use after a full garbage collection: what the relay keeps, not garbage the collector has not got
+ * to yet (that part varies by 100 MiB and more between runs on a busy machine).
+ */
+function retainedHeap(): number {
+  v8.setFlagsFromString('--expose_gc');
+  (vm.runInNewContext('gc') as () => void)();
+  return process.memoryUsage().heapUsed;
+}
