@@ -121,6 +121,43 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
       },
     }
   );
+  // The status, the query and the cancel are there before validation too: a cancel sent with the start
+  // (update-with-start) or right after it may arrive in the first task, while validation runs.
+  const status: TransferStatus = {
+    workflowId: workflowInfo().workflowId,
+    room: rawInput?.room,
+    sessionId: rawInput?.sessionId,
+    requestId: rawInput?.requestId,
+    state: 'requested',
+    attempts: [],
+    lateEvents: [],
+    leg: 'in-room',
+  };
+  let phase: Phase = 'trying';
+  let cancelReason: string | undefined;
+  /** Waits end early on a cancel only while destinations are being tried. */
+  const interrupted = () => phase === 'trying' && cancelReason !== undefined;
+  setHandler(statusQuery, () => {
+    if (refused) throw refused;
+    return status;
+  });
+  setHandler(
+    cancelUpdate,
+    async (request) => {
+      cancelReason ??= request?.reason ?? 'canceled by update';
+      // Not cancellable: while Temporal's own cancel is cleaning up, this still returns the final state.
+      await CancellationScope.nonCancellable(() => condition(() => phase === 'done' || refused !== undefined));
+      if (refused) throw refused;
+      return status;
+    },
+    {
+      validator: (_request) => {
+        if (refused) throw refused;
+        if (phase === 'done') throw new Error(`transfer already finished (${status.state})`);
+      },
+    }
+  );
+
   let input: TransferInput;
   try {
     input = await validated(rawInput);
@@ -129,23 +166,11 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
     await condition(allHandlersFinished);
     throw err;
   }
+  // Validation may normalize the leg's identity.
+  Object.assign(status, { room: input.room, sessionId: input.sessionId, requestId: input.requestId });
   const leg = new CallerLeg(input.sessionId, workflowInfo().runStartTime.getTime());
-  const status: TransferStatus = {
-    workflowId: workflowInfo().workflowId,
-    room: input.room,
-    sessionId: input.sessionId,
-    requestId: input.requestId,
-    state: 'requested',
-    attempts: [],
-    lateEvents: [],
-    leg: 'in-room',
-  };
   /** Records of every attempt the leg model knows, fallback included, by attempt index. */
   const records: AttemptRecord[] = [];
-  let phase: Phase = 'trying';
-  let cancelReason: string | undefined;
-  /** Waits end early on a cancel only while destinations are being tried. */
-  const interrupted = () => phase === 'trying' && cancelReason !== undefined;
 
   const upserted = new Map<string, string>(initialSearchAttributes());
   type Key = (typeof searchAttributes)[keyof typeof searchAttributes];
@@ -189,7 +214,6 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
     now,
   });
 
-  setHandler(statusQuery, () => status);
   // A signal may carry several of the leg's events (a relay batch): each is applied in order, as if signaled alone.
   setHandler(dailyEventSignal, (...events) => events.forEach(applyEvent));
   function applyEvent(event: DailyEvent) {
@@ -222,20 +246,6 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
     }
     status.leg = leg.where();
   }
-  setHandler(
-    cancelUpdate,
-    async (request) => {
-      cancelReason ??= request?.reason ?? 'canceled by update';
-      // Not cancellable: while Temporal's own cancel is cleaning up, this still returns the final state.
-      await CancellationScope.nonCancellable(() => condition(() => phase === 'done'));
-      return status;
-    },
-    {
-      validator: (_request) => {
-        if (phase === 'done') throw new Error(`transfer already finished (${status.state})`);
-      },
-    }
-  );
   // Temporal's own cancel takes the same path as the update: stop, clean up, record why.
   let canceledByTemporal = false;
   CancellationScope.current().cancelRequested.catch(() => {

@@ -2,12 +2,13 @@
  * `transferCall` end to end: a real Temporal dev server, the sandbox over HTTP, webhooks through the real relay.
  * Every test asserts both the workflow's result and the exact requests Daily (the sandbox) received.
  */
-import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import { WithStartWorkflowOperation, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
 import { DEFAULT_DOMAIN_ID } from '../../src/sandbox';
 import { TransferAlreadyRunningError } from '../../src/client/transfers';
-import { TransferInputError } from '../../src/input';
-import { TRANSFER_WORKFLOW_TYPE, statusQuery, transferWorkflowId } from '../../src/shared';
+import { parseTransferRequest, TransferInputError } from '../../src/input';
+import { TRANSFER_WORKFLOW_TYPE, cancelUpdate, statusQuery, transferWorkflowId } from '../../src/shared';
+import type { transferCall } from '../../src/workflows';
 import { startStack, type TestStack } from '../helpers/stack';
 import { type Call, transferHelpers, transferRequest as request } from '../helpers/transfers';
 import { waitFor } from '../helpers/wait';
@@ -812,9 +813,35 @@ describe.each(['docs', 'extended'] as const)("under Daily's %s event model", (mo
         stack.transfers.start(request(call, [{ toEndPoint: 'sip:other@pbx.example.com' }], { requestId: 'req-2' }))
       ).rejects.toBeInstanceOf(TransferAlreadyRunningError);
 
+      // A cancel that arrives first is taken too (nothing sent): wait for the request this test is about.
+      await waitFor('the first request', () => transferRequests(call).length === 1);
       await stack.transfers.cancel(first.workflowId);
       expect(transferRequests(call)).toHaveLength(1);
       expect(first.workflowId).toBe(transferWorkflowId(call.room, call.sessionId));
+    });
+
+    test('a cancel sent with the start (update-with-start, so in the first task) is taken: nothing is sent', async () => {
+      const call = stack.newCall();
+      const input = parseTransferRequest(
+        request(call, [{ toEndPoint: 'sip:never-asked@pbx.example.com' }], { requestId: 'req-cancel-first' }),
+        () => 'unused'
+      );
+      const startWorkflowOperation = new WithStartWorkflowOperation<typeof transferCall>(TRANSFER_WORKFLOW_TYPE, {
+        workflowId: transferWorkflowId(call.room, call.sessionId),
+        taskQueue: stack.taskQueue,
+        args: [input],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+      });
+
+      const result = await stack.env.client.workflow.executeUpdateWithStart(cancelUpdate, {
+        args: [{ reason: 'changed our mind' }],
+        startWorkflowOperation,
+      });
+
+      expect(result).toMatchObject({ state: 'canceled', canceledBy: 'changed our mind', leg: 'in-room' });
+      expect(result.attempts[0]).toMatchObject({ outcome: 'canceled', requests: 0 });
+      expect(transferRequests(call)).toEqual([]);
+      expect((await (await startWorkflowOperation.workflowHandle()).result()).state).toBe('canceled');
     });
 
     test('update-with-start: the decision arrives in one round trip, while the answered call goes on', async () => {
