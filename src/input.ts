@@ -80,6 +80,20 @@ const destinationFields = {
     .describe('dialFirst only: sessions (a bot, say) ejected from the room once a destination answers'),
 };
 
+/** The fields of one destination: what a flat single-destination request moves into `attempts[0]`. */
+const DESTINATION_KEYS = Object.keys(destinationFields) as Array<keyof typeof destinationFields>;
+
+/** `obj`'s `keys` and the rest, as two objects. */
+function splitFields<T extends object, K extends keyof T>(obj: T, keys: readonly K[]): [Pick<T, K>, Omit<T, K>] {
+  const picked = {} as Pick<T, K>;
+  const rest = { ...obj };
+  for (const key of keys) {
+    picked[key] = obj[key];
+    delete rest[key];
+  }
+  return [picked, rest];
+}
+
 type DestinationShape = {
   method: string;
   toEndPoint: string;
@@ -260,35 +274,10 @@ export const TransferRequestSchema = z.union([
       checkDestination(d, ctx);
       checkDialFirst(d.sessionId, [d], ctx);
     })
-    .transform(
-      ({
-        method,
-        toEndPoint,
-        callerId,
-        extension,
-        waitBeforeExtensionDialSec,
-        answerTimeoutSec,
-        sipHeaders,
-        ringTogether,
-        removeSessionIds,
-        ...rest
-      }) => ({
-        ...rest,
-        attempts: [
-          {
-            method,
-            toEndPoint,
-            callerId,
-            extension,
-            waitBeforeExtensionDialSec,
-            answerTimeoutSec,
-            sipHeaders,
-            ringTogether,
-            removeSessionIds,
-          },
-        ],
-      })
-    ),
+    .transform((flat) => {
+      const [attempt, rest] = splitFields(flat, DESTINATION_KEYS);
+      return { ...rest, attempts: [attempt] };
+    }),
 ]);
 export type TransferRequest = z.input<typeof TransferRequestSchema>;
 
