@@ -3,40 +3,21 @@
  * on the wire), a new worker process takes over, and every transfer finishes with exactly one transfer request per
  * destination at Daily.
  */
-import type { ChildProcess } from 'node:child_process';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import path from 'node:path';
 import type { TransferRequest, TransferResult } from '../../src';
 import { startStack, type TestStack } from '../helpers/stack';
 import { waitFor } from '../helpers/wait';
+import { workerProcesses } from '../helpers/worker-processes';
 
 let stack: TestStack;
-const workers: ChildProcess[] = [];
-
-/** The production entry point (`src/worker.ts`) in its own process, configured by environment like in production. */
-function startWorkerProcess(): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, '../../src/worker.ts')], {
-    env: {
-      ...process.env,
-      TEMPORAL_ADDRESS: stack.env.address,
-      TEMPORAL_TASK_QUEUE: stack.taskQueue,
-      DAILY_API_URL: stack.sandbox.apiBase,
-      DAILY_API_KEY: stack.sandbox.apiKey,
-      LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  workers.push(child);
-  return child;
-}
+const workers = workerProcesses(() => stack);
 
 describe.each(['docs', 'extended'] as const)("under Daily's %s event model", (model) => {
   beforeAll(async () => {
     stack = await startStack({ worker: false, sandbox: { model: { completedStatus: model } } });
   });
   afterAll(async () => {
-    for (const worker of workers) if (worker.exitCode === null) worker.kill('SIGKILL');
+    workers.killAll();
     await stack?.close();
   });
 
@@ -45,7 +26,7 @@ describe.each(['docs', 'extended'] as const)("under Daily's %s event model", (mo
     stack.sandbox.setScenario('sip:slow@pbx.example.com', { kind: 'answer', afterMs: 4000, hangUpAfterMs: 200 });
     stack.sandbox.setScenario('sip:nobody@pbx.example.com', { kind: 'no-answer' });
     stack.sandbox.setScenario('sip:backup@pbx.example.com', { kind: 'answer', afterMs: 100, hangUpAfterMs: 200 });
-    const first = startWorkerProcess();
+    const first = workers.start();
 
     const calls = Array.from({ length: transfers }, () => stack.newCall());
     const started = [];
@@ -79,7 +60,7 @@ describe.each(['docs', 'extended'] as const)("under Daily's %s event model", (mo
     // The crash really is mid-run: describe() needs no worker (a query would, and could only fail now).
     const midway = await Promise.all(started.map((s) => s.handle.describe()));
     expect(midway.filter((d) => d.status.name === 'RUNNING').length).toBeGreaterThan(0);
-    startWorkerProcess();
+    workers.start();
 
     const results: TransferResult[] = await Promise.all(started.map((s) => s.handle.result()));
 

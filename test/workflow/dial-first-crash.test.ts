@@ -3,33 +3,14 @@
  * the wire), a new worker process takes over, and every transfer ends with exactly one dialOut/start per destination
  * and no dial-out left ringing — the sandbox's own leg states prove it.
  */
-import type { ChildProcess } from 'node:child_process';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import path from 'node:path';
 import type { TransferRequest, TransferResult } from '../../src';
 import { startStack, type TestStack } from '../helpers/stack';
 import { waitFor } from '../helpers/wait';
+import { workerProcesses } from '../helpers/worker-processes';
 
 let stack: TestStack;
-const workers: ChildProcess[] = [];
-
-/** The production entry point (`src/worker.ts`) in its own process, configured by environment like in production. */
-function startWorkerProcess(): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, '../../src/worker.ts')], {
-    env: {
-      ...process.env,
-      TEMPORAL_ADDRESS: stack.env.address,
-      TEMPORAL_TASK_QUEUE: stack.taskQueue,
-      DAILY_API_URL: stack.sandbox.apiBase,
-      DAILY_API_KEY: stack.sandbox.apiKey,
-      LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  workers.push(child);
-  return child;
-}
+const workers = workerProcesses(() => stack);
 
 const SLOW = 'sip:slow@team.example.com';
 const NOBODY = 'sip:nobody@team.example.com';
@@ -41,7 +22,7 @@ describe.each(['docs', 'extended'] as const)("under Daily's %s event model", (mo
     stack = await startStack({ worker: false, sandbox: { model: { completedStatus: model } } });
   });
   afterAll(async () => {
-    for (const worker of workers) if (worker.exitCode === null) worker.kill('SIGKILL');
+    workers.killAll();
     await stack?.close();
   });
 
@@ -52,7 +33,7 @@ describe.each(['docs', 'extended'] as const)("under Daily's %s event model", (mo
     stack.sandbox.setScenario(NOBODY, { kind: 'no-answer' });
     stack.sandbox.setScenario(NOBODY_TOO, { kind: 'no-answer' });
     stack.sandbox.setScenario(BACKUP, { kind: 'answer', afterMs: 100, hangUpAfterMs: 200 });
-    const first = startWorkerProcess();
+    const first = workers.start();
 
     const calls = Array.from({ length: transfers }, () => stack.newCall());
     const started = [];
@@ -102,7 +83,7 @@ describe.each(['docs', 'extended'] as const)("under Daily's %s event model", (mo
     await once(first, 'exit');
     // The crash really is mid-ring: groups still ring with nobody polling.
     expect(stack.sandbox.dialOuts({ state: 'ringing' }).length).toBeGreaterThan(0);
-    startWorkerProcess();
+    workers.start();
 
     const results: TransferResult[] = await Promise.all(started.map((s) => s.handle.result()));
 
