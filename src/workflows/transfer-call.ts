@@ -158,9 +158,17 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
     }
   );
 
+  // Temporal's own cancel takes the same path as the update: stop, clean up, record why.
+  let canceledByTemporal = false;
+  CancellationScope.current().cancelRequested.catch(() => {
+    canceledByTemporal = true;
+    cancelReason ??= 'canceled through Temporal';
+  });
+
   let input: TransferInput;
   try {
-    input = await validated(rawInput);
+    // Not cancellable: a Temporal cancel in the first task is taken like one while ringing (nothing sent yet).
+    input = await CancellationScope.nonCancellable(() => validated(rawInput));
   } catch (err) {
     refused = err instanceof ApplicationFailure ? err : ApplicationFailure.nonRetryable(String(err));
     await condition(allHandlersFinished);
@@ -246,12 +254,6 @@ export async function transferCall(rawInput: TransferInput): Promise<TransferRes
     }
     status.leg = leg.where();
   }
-  // Temporal's own cancel takes the same path as the update: stop, clean up, record why.
-  let canceledByTemporal = false;
-  CancellationScope.current().cancelRequested.catch(() => {
-    canceledByTemporal = true;
-    cancelReason ??= 'canceled through Temporal';
-  });
 
   setState('requested');
 

@@ -795,6 +795,24 @@ describe.each(['docs', 'extended'] as const)("under Daily's %s event model", (mo
       expect(status.fallback).toMatchObject({ action: 'rollback', ok: true });
       expect(transferRequests(call)).toHaveLength(2);
     });
+    test("Temporal's cancel before the first task (no worker yet): nothing is sent, the transfer ends canceled", async () => {
+      const call = stack.newCall();
+      await stack.stopWorker();
+      let started;
+      try {
+        started = await stack.transfers.start(request(call, [{ toEndPoint: 'sip:never-asked@pbx.example.com' }]));
+        await started.handle.cancel();
+      } finally {
+        await stack.startWorker();
+      }
+
+      const error = await started.handle.result().catch((err: unknown) => err);
+
+      expect((error as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+      const status = await stack.transfers.status(started.workflowId);
+      expect(status).toMatchObject({ state: 'canceled', canceledBy: 'canceled through Temporal', leg: 'in-room' });
+      expect(transferRequests(call)).toEqual([]);
+    });
   });
 
   describe('identity and input', () => {
