@@ -40,6 +40,11 @@ test('the committed histories cover the representative scenarios', () => {
       'refer-rejected-caller-stays.json',
       'late-answer-during-429.json',
       'invalid-session-after-lost-response.json',
+      // Dial first (groups, and a transfer after it), with relay batches of several events in one signal.
+      'dial-first-group-second-answers.json',
+      'dial-first-no-answer-then-transfer.json',
+      // A cancel that arrives in the first task, with the start.
+      'canceled-in-first-task.json',
       // The same two recorded before patch `settled-elsewhere` (a third request to the connected caller; a leg left
       // ringing): transfers that ran then keep that behaviour on replay.
       'late-answer-during-429-before-settled-elsewhere.json',

@@ -11,7 +11,12 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { WithStartWorkflowOperation } from '@temporalio/client';
 import { statusQuery, type TransferRequest } from '../../src';
+import { parseTransferRequest } from '../../src/input';
+import { TRANSFER_WORKFLOW_TYPE, cancelUpdate, transferWorkflowId } from '../../src/shared';
+import type { transferCall } from '../../src/workflows';
 import { findTemporalCli } from '../../src/local/temporal-cli';
 import { startStack, type TestStack } from '../helpers/stack';
 
@@ -176,6 +181,50 @@ const scenarios: Scenario[] = [
       stack.sandbox.setModel({ presenceLagMs: 0, ringingLegTransfer: 'retarget' });
       stack.sandbox.setWebhookFaults({});
     }
+  },
+  async (stack) => {
+    // Dial first, three rung together: the second answers, the other two are stopped.
+    const call = stack.newCall();
+    const [a, b, c] = ['sip:a@team.example.com', 'sip:b@team.example.com', 'sip:c@team.example.com'];
+    stack.sandbox.setScenario(a, { kind: 'no-answer' });
+    stack.sandbox.setScenario(b, { kind: 'answer', afterMs: 300, hangUpAfterMs: 500 });
+    stack.sandbox.setScenario(c, { kind: 'no-answer' });
+    const started = await stack.transfers.start(
+      base(call, [{ method: 'dialFirst', toEndPoint: a, ringTogether: [{ toEndPoint: b }, { toEndPoint: c }] }])
+    );
+    await started.handle.result();
+    return { name: 'dial-first-group-second-answers', workflowId: started.workflowId };
+  },
+  async (stack) => {
+    // Dial first, nobody answers: the dial-out is stopped and a sipCallTransfer takes the caller.
+    const call = stack.newCall();
+    stack.sandbox.setScenario('+15551230021', { kind: 'no-answer' });
+    stack.sandbox.setScenario('sip:desk@pbx.example.com', { kind: 'answer', afterMs: 50, hangUpAfterMs: 200 });
+    const started = await stack.transfers.start(
+      base(call, [
+        { method: 'dialFirst', toEndPoint: '+15551230021', answerTimeoutSec: 1 },
+        { toEndPoint: 'sip:desk@pbx.example.com' },
+      ])
+    );
+    await started.handle.result();
+    return { name: 'dial-first-no-answer-then-transfer', workflowId: started.workflowId };
+  },
+  async (stack) => {
+    // A cancel sent with the start (update-with-start): it arrives in the first task, before input validation.
+    const call = stack.newCall();
+    const input = parseTransferRequest(base(call, [{ toEndPoint: 'sip:never-asked@pbx.example.com' }]), randomUUID);
+    const workflowId = transferWorkflowId(call.room, call.sessionId);
+    await stack.env.client.workflow.executeUpdateWithStart(cancelUpdate, {
+      args: [{ reason: 'recorded cancel in the first task' }],
+      startWorkflowOperation: new WithStartWorkflowOperation<typeof transferCall>(TRANSFER_WORKFLOW_TYPE, {
+        workflowId,
+        taskQueue: stack.taskQueue,
+        args: [input],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+      }),
+    });
+    await stack.transfers.result(workflowId);
+    return { name: 'canceled-in-first-task', workflowId };
   },
 ];
 
