@@ -4,9 +4,9 @@
  * every later run reuse them. Progress is printed while Go works, since a cold build takes minutes.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, mkdirSync, renameSync, rmSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { isExecutable, switchboardCacheDir } from '../../src/local/temporal-cli';
 import type { GoBinaryName } from './spec';
 import { GO_BINARIES } from './spec';
 
@@ -17,19 +17,8 @@ export interface BuiltBinary {
 }
 
 function cacheDir(name: GoBinaryName): string {
-  const spec = GO_BINARIES[name];
-  const cacheRoot = process.env.XDG_CACHE_HOME || path.join(homedir(), '.cache');
   const dirName = { server: 'temporal-server', sqlTool: 'temporal-sql-tool', ui: 'temporal-ui-server' }[name];
-  return path.join(cacheRoot, 'switchboard', `${dirName}-${spec.version}`);
-}
-
-function isExecutable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
+  return switchboardCacheDir(`${dirName}-${GO_BINARIES[name].version}`);
 }
 
 /** The module's source directory in Go's module cache (the server's schema files live there). */

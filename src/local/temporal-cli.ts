@@ -12,11 +12,16 @@ const GO_PACKAGE = `github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSIO
 
 /** Outside the repository, so every clone on the machine reuses one build. */
 export function temporalCliCacheDir(): string {
-  const cacheRoot = process.env.XDG_CACHE_HOME || path.join(homedir(), '.cache');
-  return path.join(cacheRoot, 'switchboard', `temporal-cli-${TEMPORAL_CLI_VERSION}`);
+  return switchboardCacheDir(`temporal-cli-${TEMPORAL_CLI_VERSION}`);
 }
 
-function isExecutable(file: string): boolean {
+/** `~/.cache/switchboard/<name>` (or under `XDG_CACHE_HOME`): where the Go binaries Switchboard builds are kept. */
+export function switchboardCacheDir(name: string): string {
+  const cacheRoot = process.env.XDG_CACHE_HOME || path.join(homedir(), '.cache');
+  return path.join(cacheRoot, 'switchboard', name);
+}
+
+export function isExecutable(file: string): boolean {
   try {
     accessSync(file, constants.X_OK);
     return true;
